@@ -1,0 +1,65 @@
+from sqlalchemy import create_engine, func, select, text
+
+from target_app import create_app
+
+
+def test_init_db_and_seed_from_cli(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = create_app()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "Initialized the database" in result.output
+    result = runner.invoke(args=["seed", "--users", "12", "--settings", "2", "--posts", "0"])
+    assert result.exit_code == 0, result.output
+    assert "Seeded 12 users, 28 settings and 0 posts" in result.output
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("select count(*) from users")) == 12
+        names = conn.scalars(text("select username from users order by id")).all()
+    engine.dispose()
+    assert names[0] == "user00001" and names[-1] == "user00012"
+
+
+def test_seed_twice_continues_numbering(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    runner = create_app().test_cli_runner()
+    assert runner.invoke(args=["seed", "--users", "3"]).exit_code == 0
+    assert runner.invoke(args=["seed", "--users", "2"]).exit_code == 0
+    result = runner.invoke(args=["seed", "--users", "1", "--reset"])
+    assert result.exit_code == 0
+
+
+def test_seed_rejects_negative_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    result = create_app().test_cli_runner().invoke(args=["seed", "--users", "-1"])
+    assert result.exit_code == 2
+    assert "-1" in result.output
+
+
+def test_default_database_is_sqlite_in_instance_folder(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"SECRET_KEY": "x"})
+    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+    assert app.config["DATABASE_URL"].endswith("instance/target_app.sqlite") or "target_app-instance" in (
+        app.config["DATABASE_URL"]
+    )
+    assert app.debug is False
+
+
+def test_explicit_config_beats_environment(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/dir/x.sqlite")
+    app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "x"})
+    assert app.config["DATABASE_URL"] == "sqlite://"
+
+
+def test_sql_uses_bound_parameters(app, logged_in):
+    # A username full of SQL punctuation is data, not syntax.
+    response = logged_in.get("/api/users/x' OR '1'='1")
+    assert response.status_code == 404
+    with app.app_context():
+        from target_app import db
+        from target_app.models import User
+
+        assert db.get_session().scalar(select(func.count()).select_from(User)) == 30
