@@ -24,15 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m scripts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("test", help="set up .venv and run the linters and the tests")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
-    p.set_defaults(func=cmd_test)
+    p = sub.add_parser("test", help="set up .venv and run the linters and the tests; other options go to pytest")
+    p.set_defaults(func=cmd_test, passthrough=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.pytest_args = extra
     try:
         return args.func(args)
     except UserError as exc:
