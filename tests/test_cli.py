@@ -1,6 +1,7 @@
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
-from target_app import create_app
+from target_app import create_app, db
 
 
 def test_init_db_and_seed_from_cli(tmp_path, monkeypatch):
@@ -63,3 +64,27 @@ def test_sql_uses_bound_parameters(app, logged_in):
         from target_app.models import User
 
         assert db.get_session().scalar(select(func.count()).select_from(User)) == 30
+
+
+def test_bulk_create_users_both_methods(app):
+    import pytest
+
+    from target_app.bulk import bulk_create_users
+    from target_app.models import User
+
+    with app.app_context():
+        session = db.get_session()
+        for method in ("core", "orm"):
+            rows = [
+                {"username": f"{method}{i}", "email": f"{method}{i}@x.test", "password_hash": "h"} for i in range(5)
+            ]
+            assert bulk_create_users(session, rows, method=method) == 5
+        assert session.scalar(select(func.count()).select_from(User)) == 40
+        with pytest.raises(ValueError, match="unknown bulk method"):
+            bulk_create_users(session, [], method="copy")
+        # A duplicate in the batch rolls the whole batch back.
+        dup = [{"username": "dupe", "email": "d1@x.test", "password_hash": "h"},
+               {"username": "dupe", "email": "d2@x.test", "password_hash": "h"}]
+        with pytest.raises(IntegrityError):
+            bulk_create_users(session, dup, method="core")
+        assert session.scalar(select(func.count()).select_from(User)) == 40
