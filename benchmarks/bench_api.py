@@ -1,0 +1,50 @@
+"""The authenticated JSON API, in-process."""
+
+from .common import fixture, get_ok
+
+
+class Api:
+    """A logged-in client on /api/me and /api/users."""
+
+    repeat = (10, 40, 2.0)
+
+    def setup(self):
+        self.client = fixture().client
+        get_ok(self.client, "/api/me")
+        get_ok(self.client, "/api/users")
+
+    def time_api_me(self):
+        self.client.get("/api/me")
+
+    def time_api_users(self):
+        self.client.get("/api/users")
+
+
+class ListScaling:
+    """/api/users by page size: the slope is the cost per record.
+
+    A flat statement count and a shallow time slope mean no N+1 pattern.
+    """
+
+    params = [10, 25, 50, 100]
+    param_names = ["per_page"]
+    repeat = (10, 30, 1.0)
+
+    def setup(self, per_page):
+        f = fixture()
+        self.client = f.client
+        self.engine = f.engine()
+        self.path = f"/api/users?per_page={per_page}"
+        get_ok(self.client, self.path)
+
+    def time_list_users(self, per_page):
+        self.client.get(self.path)
+
+    def track_statements(self, per_page):
+        from .common import StatementCounter
+
+        with StatementCounter(self.engine) as counter:
+            get_ok(self.client, self.path)
+        return counter.count
+
+    track_statements.unit = "statements"

@@ -1,0 +1,12 @@
+"""Cold start: a fresh interpreter imports target_app and builds the app."""
+
+
+class ColdStart:
+    repeat = (5, 10, 10.0)
+    number = 1
+
+    def timeraw_import_and_create_app(self):
+        return """
+        from target_app import create_app
+        create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
+        """

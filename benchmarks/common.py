@@ -1,0 +1,213 @@
+"""Seeded, cached data builders and helpers shared by the suite.
+
+Append only: changing a builder changes every history that uses it. The
+suite runs against old commits of target_app too, so anything a commit may
+lack goes through :func:`require`, which makes the benchmark skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from functools import cache
+from pathlib import Path
+
+# The database every read benchmark runs against: thousands of users, so an
+# index matters, each with settings and a post.
+USERS = 5000
+SETTINGS_PER_USER = 3
+POSTS_PER_USER = 1
+LOOKUP_USERNAME = "user02500"
+LOGIN_USERNAME = "user00042"
+SECRET_KEY = "bench-secret"
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+_lock = threading.Lock()
+
+
+def require(module: str, *attrs: str):
+    """Import ``target_app.<module>`` and check ``attrs``; skip when missing."""
+    name = f"target_app.{module}" if module else "target_app"
+    try:
+        mod = importlib.import_module(name)
+    except ImportError as exc:
+        raise NotImplementedError(f"{name} is missing at this commit: {exc}") from None
+    for attr in attrs:
+        if not hasattr(mod, attr):
+            raise NotImplementedError(f"{name}.{attr} is missing at this commit")
+    return mod
+
+
+def target_fingerprint() -> str:
+    """A hash of the installed target_app source: one per commit."""
+    package = Path(require("").__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".html"):
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    path = Path(tempfile.gettempdir()) / f"target_app_bench_{os.getuid()}"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def app_config(url: str) -> dict:
+    return {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": False}
+
+
+def _build_seeded(path: Path, users: int, settings_per_user: int, posts_per_user: int) -> None:
+    ta = require("")
+    db = require("db", "create_all", "get_engine")
+    seed = require("seed", "seed")
+    app = ta.create_app(app_config(f"sqlite:///{path}"))
+    with app.app_context():
+        db.create_all()
+        with app.extensions["db_sessionmaker"]() as session:
+            seed.seed(
+                session,
+                users=users,
+                settings_per_user=settings_per_user,
+                posts_per_user=posts_per_user,
+                password_method=app.config.get("PASSWORD_HASH_METHOD", "scrypt"),
+            )
+    db.get_engine(app).dispose()
+
+
+def seeded_db(users: int = USERS, settings_per_user: int = SETTINGS_PER_USER, posts_per_user: int = POSTS_PER_USER):
+    """A private copy of a seeded SQLite file; the seeded original is cached per commit."""
+    key = f"{target_fingerprint()}-{users}-{settings_per_user}-{posts_per_user}"
+    cached = cache_dir() / f"seed-{key}.sqlite"
+    with _lock:
+        if not cached.exists():
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            _build_seeded(tmp, users, settings_per_user, posts_per_user)
+            os.replace(tmp, cached)
+    _sweep(cache_dir(), "bench-*.sqlite*", max_age=3600)
+    _sweep(cache_dir(), "seed-*.sqlite", max_age=86400)
+    fd, copy = tempfile.mkstemp(prefix="bench-", suffix=".sqlite", dir=cache_dir())
+    os.close(fd)
+    shutil.copyfile(cached, copy)
+    return Path(copy)
+
+
+def _sweep(directory: Path, pattern: str, max_age: float) -> None:
+    """Remove leftovers of earlier runs (forked benchmark processes never clean up)."""
+    now = time.time()
+    for path in directory.glob(pattern):
+        try:
+            if now - path.stat().st_mtime > max_age:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def make_app(db_path: Path):
+    """A production-configured app on ``db_path``."""
+    return require("").create_app(app_config(f"sqlite:///{db_path}"))
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    if not match:
+        raise NotImplementedError("no csrf_token in the form at this commit")
+    return match.group(1)
+
+
+def login(client, username: str = LOGIN_USERNAME):
+    """Log ``client`` in through the real form, CSRF token and all."""
+    password = require("seed", "SEED_PASSWORD").SEED_PASSWORD
+    token = csrf_token(client.get("/auth/login").get_data(as_text=True))
+    response = client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
+    if response.status_code != 302:
+        raise RuntimeError(f"login failed with {response.status_code}")
+    return response
+
+
+class AppFixture:
+    """An app on a private copy of the seeded database, and a logged-in client.
+
+    Built once per benchmark process: asv forks one process per benchmark,
+    and setup() runs before every sample, so the expensive part is cached.
+    """
+
+    def __init__(self, logged_in: bool = True):
+        self.db_path = seeded_db()
+        self.app = make_app(self.db_path)
+        self.client = self.app.test_client()
+        if logged_in:
+            login(self.client)
+
+    def engine(self):
+        return require("db", "get_engine").get_engine(self.app)
+
+    def close(self):
+        self.engine().dispose()
+        remove_db(self.db_path)
+
+
+@cache
+def fixture(logged_in: bool = True) -> AppFixture:
+    return AppFixture(logged_in=logged_in)
+
+
+class StatementCounter:
+    """Counts SQL statements sent to ``engine`` while active."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.count = 0
+
+    def _record(self, *args, **kwargs):
+        self.count += 1
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def get_ok(client, path: str):
+    """GET ``path``; a non-2xx answer is a failure, not a number."""
+    response = client.get(path)
+    if response.status_code >= 300:
+        raise RuntimeError(f"GET {path} answered {response.status_code}")
+    return response
+
+
+# Every GET route, with a concrete path. "/auth/register" and the login page
+# are anonymous pages, but a logged-in client gets them too.
+GET_ROUTES = [
+    "/",
+    "/auth/login",
+    "/auth/register",
+    "/settings",
+    "/api/me",
+    "/api/users",
+    f"/api/users/{LOOKUP_USERNAME}",
+    "/api/settings",
+    "/healthz",
+]

@@ -1,0 +1,185 @@
+"""Run every benchmark of the asv suite once, in-process, on the working tree.
+
+This checks that each benchmark's setup, body and teardown work and that the
+deterministic counters hold their known values. It times nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import itertools
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import benchmarks
+from benchmarks import common
+
+PREFIXES = ("time_", "track_", "mem_", "peakmem_", "timeraw_")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def discover():
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        if not info.name.startswith("bench_"):
+            continue
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            for name, _ in inspect.getmembers(cls, inspect.isfunction):
+                if name.startswith(PREFIXES):
+                    params = getattr(cls, "params", [[]])
+                    if params and not isinstance(params[0], list | tuple):
+                        params = [params]
+                    combos = list(itertools.product(*params)) if params != [[]] else [()]
+                    for combo in combos:
+                        yield pytest.param(cls, name, combo, id=f"{info.name}.{cls_name}.{name}{list(combo) or ''}")
+
+
+ALL = list(discover())
+SERVER = [p for p in ALL if "bench_server" in p.id]
+IN_PROCESS = [p for p in ALL if "bench_server" not in p.id]
+
+
+def run_once(cls, name, combo):
+    obj = cls()
+    cache = obj.setup_cache() if hasattr(obj, "setup_cache") else None
+    extra = (cache,) if cache is not None else ()
+    if hasattr(obj, "setup"):
+        obj.setup(*combo)
+    try:
+        body = getattr(obj, name)
+        if name.startswith("timeraw_"):
+            import subprocess
+            import sys
+            import textwrap
+
+            code = textwrap.dedent(body(*combo))
+            subprocess.run([sys.executable, "-c", code], check=True)
+            return None
+        return body(*extra, *combo)
+    finally:
+        if hasattr(obj, "teardown"):
+            obj.teardown(*combo)
+
+
+def test_suite_has_every_benchmark_the_issue_lists():
+    ids = {p.id.split("[")[0] for p in ALL}
+    for expected in [
+        "bench_pages.HomePage.time_homepage",
+        "bench_pages.LoginPage.time_login_page",
+        "bench_api.Api.time_api_me",
+        "bench_api.Api.time_api_users",
+        "bench_queries.UserLookup.time_lookup_by_username",
+        "bench_queries.SettingsQuery.time_user_settings",
+        "bench_queries.BulkInsert.time_insert_100",
+        "bench_server.ConcurrentHomepage.track_throughput",
+        "bench_server.ConcurrentLogin.track_success_rate",
+        "bench_server.SessionMemory.track_rss_growth",
+        "bench_server.SessionMemory.track_allocated_per_session",
+        "bench_queries.ConnectionPool.time_acquire_connection",
+        "bench_pages.Routes.time_route",
+        "bench_counters.SqlStatements.track_statements",
+        "bench_api.ListScaling.time_list_users",
+        "bench_counters.AllocatedBytes.track_bytes",
+        "bench_startup.ColdStart.timeraw_import_and_create_app",
+    ]:
+        assert expected in ids, expected
+
+
+@pytest.mark.parametrize("cls,name,combo", IN_PROCESS)
+def test_benchmark_runs_once(cls, name, combo):
+    result = run_once(cls, name, combo)
+    if name.startswith("track_"):
+        assert isinstance(result, int | float) and result >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls,name,combo", SERVER)
+def test_server_benchmark_runs_once(cls, name, combo):
+    result = run_once(cls, name, combo)
+    assert isinstance(result, int | float) and result >= 0
+    if name == "track_success_rate":
+        assert result == 100.0
+
+
+EXPECTED_STATEMENTS = {
+    "/": 6,  # user, 2 counts, latest users, latest posts, site settings
+    "/auth/login": 1,
+    "/auth/register": 1,
+    "/settings": 2,
+    "/api/me": 1,
+    "/api/users": 4,  # user, count, page, settings (selectinload)
+    f"/api/users/{common.LOOKUP_USERNAME}": 2,
+    "/api/settings": 3,
+    "/healthz": 2,
+}
+
+
+def test_statement_counts_are_known_and_repeatable():
+    from benchmarks.bench_counters import SqlStatements
+
+    bench = SqlStatements()
+    for route, expected in EXPECTED_STATEMENTS.items():
+        bench.setup(route)
+        assert [bench.track_statements(route) for _ in range(3)] == [expected] * 3, route
+
+
+def test_list_statements_do_not_grow_with_page_size():
+    from benchmarks.bench_api import ListScaling
+
+    bench = ListScaling()
+    counts = set()
+    for per_page in ListScaling.params:
+        bench.setup(per_page)
+        counts.add(bench.track_statements(per_page))
+    assert counts == {4}
+
+
+def test_allocated_bytes_repeat_within_tolerance():
+    from benchmarks.bench_counters import AllocatedBytes
+
+    bench = AllocatedBytes()
+    for route in AllocatedBytes.params:
+        bench.setup(route)
+        values = [bench.track_bytes(route) for _ in range(3)]
+        assert max(values) - min(values) <= 0.01 * min(values) + 1024, (route, values)
+
+
+def test_bulk_insert_leaves_table_size_unchanged():
+    from sqlalchemy import func, select
+
+    from benchmarks.bench_queries import BulkInsert
+    from target_app.models import User
+
+    bench = BulkInsert()
+    for method in BulkInsert.params:
+        bench.setup(method)
+        session = bench.session
+        before = session.scalar(select(func.count()).select_from(User))
+        bench.time_insert_100(method)
+        assert session.scalar(select(func.count()).select_from(User)) == before + 100
+        bench.teardown(method)
+        bench.setup(method)  # what asv does between samples
+        assert bench.session.scalar(select(func.count()).select_from(User)) == before
+        bench.teardown(method)
+
+
+def test_require_skips_missing_features():
+    with pytest.raises(NotImplementedError, match="missing at this commit"):
+        common.require("no_such_module")
+    with pytest.raises(NotImplementedError, match="no_such_attr"):
+        common.require("db", "no_such_attr")
+
+
+def test_budgets_name_real_benchmarks():
+    budgets = tomllib.loads((ROOT / "benchmarks" / "budgets.toml").read_text())["budget"]
+    ids = {p.id.split("[")[0] for p in ALL}
+    for budget in budgets:
+        assert {"max", "min", "max_per_param"} & set(budget), budget["name"]
+        for bench_id in budget["benchmarks"]:
+            assert bench_id.split("(")[0] in ids, bench_id
