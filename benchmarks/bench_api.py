@@ -1,12 +1,11 @@
 """The authenticated JSON API, in-process."""
 
-from .common import fixture, get_ok
+from .common import Timed, fixture, get_ok
 
 
-class Api:
+class Api(Timed):
     """A logged-in client on /api/me and /api/users."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         self.client = fixture().client
@@ -20,7 +19,7 @@ class Api:
         self.client.get("/api/users")
 
 
-class ListScaling:
+class ListScaling(Timed):
     """/api/users by page size: the slope is the cost per record.
 
     A flat statement count and a shallow time slope mean no N+1 pattern.
@@ -28,7 +27,6 @@ class ListScaling:
 
     params = [10, 25, 50, 100]
     param_names = ["per_page"]
-    repeat = (10, 30, 1.0)
 
     def setup(self, per_page):
         f = fixture()

@@ -1,12 +1,11 @@
 """Response times of the HTML pages and every GET route, in-process."""
 
-from .common import GET_ROUTES, fixture, get_ok
+from .common import GET_ROUTES, Timed, fixture, get_ok
 
 
-class HomePage:
+class HomePage(Timed):
     """GET / through the test client: queries, template, response."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         self.client = fixture(logged_in=False).client
@@ -16,10 +15,9 @@ class HomePage:
         self.client.get("/")
 
 
-class LoginPage:
+class LoginPage(Timed):
     """GET /auth/login: the form with its CSRF token."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         self.client = fixture(logged_in=False).client
@@ -29,12 +27,12 @@ class LoginPage:
         self.client.get("/auth/login")
 
 
-class Routes:
+class Routes(Timed):
     """Every GET route for a logged-in user, so the site ranks them."""
 
     params = GET_ROUTES
     param_names = ["route"]
-    repeat = (10, 30, 1.0)
+    repeat = (8, 20, 0.4)
 
     def setup(self, route):
         self.client = fixture().client

@@ -1,12 +1,11 @@
 """Database work below the routes: lookups, settings, bulk writes, the pool."""
 
-from .common import LOOKUP_USERNAME, fixture, require
+from .common import LOOKUP_USERNAME, Timed, fixture, require
 
 
-class UserLookup:
+class UserLookup(Timed):
     """One user by username among thousands: an index makes it O(log n)."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         f = fixture(logged_in=False)
@@ -25,10 +24,9 @@ class UserLookup:
         self.session.scalar(self.stmt)
 
 
-class SettingsQuery:
+class SettingsQuery(Timed):
     """A user's settings and the site-wide settings."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         f = fixture(logged_in=False)
@@ -51,7 +49,7 @@ class SettingsQuery:
         self.session.execute(self.site_stmt).all()
 
 
-class BulkInsert:
+class BulkInsert(Timed):
     """100 new users in one transaction, by target_app.bulk's two methods.
 
     Each sample inserts into the same 5,000-user table: setup deletes what
@@ -60,7 +58,6 @@ class BulkInsert:
 
     params = ["core", "orm"]
     param_names = ["method"]
-    repeat = (10, 25, 2.0)
     number = 1
     warmup_time = 0
 
@@ -95,10 +92,9 @@ class BulkInsert:
         self.bulk(self.session, self.records, method=method)
 
 
-class ConnectionPool:
+class ConnectionPool(Timed):
     """Check a connection out of the engine's pool and return it."""
 
-    repeat = (10, 40, 2.0)
 
     def setup(self):
         self.engine = fixture(logged_in=False).engine()

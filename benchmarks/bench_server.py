@@ -4,7 +4,7 @@ Each class starts the server once in ``setup_cache``, runs a bounded load,
 stops the server, and its ``track_`` methods report from that one run.
 """
 
-from .common import LOGIN_USERNAME, csrf_token, remove_db, require, seeded_db
+from .common import CHEAP_HASH, LOGIN_USERNAME, csrf_token, remove_db, require, seeded_db
 from .server import LiveServer, rss_bytes, run_clients
 
 
@@ -23,8 +23,8 @@ def _login(client, username, password) -> bool:
     return client.get("/api/me")[0] == 200
 
 
-def _serve(fn):
-    db_path = seeded_db()
+def _serve(fn, password_method=None):
+    db_path = seeded_db(password_method=password_method)
     try:
         with LiveServer(f"sqlite:///{db_path}") as server:
             return fn(server)
@@ -120,6 +120,9 @@ class ConcurrentLogin:
 class SessionMemory:
     """How the server grows over 50 logged-in sessions.
 
+    Users here have a cheap password hash: this measures memory, and 100
+    scrypt logins would cost 13 s a run (login time is LoginSubmit's job).
+
     RSS of the server process (psutil) after 50 logins and a page each,
     minus its RSS after warm-up; and, in-process, the bytes still allocated
     (tracemalloc) per session once 50 sessions have logged in.
@@ -155,7 +158,7 @@ class SessionMemory:
                 raise RuntimeError(f"only {ok} of {2 * self.SESSIONS} session requests succeeded")
             return {"rss": after - before}
 
-        stats = _serve(load)
+        stats = _serve(load, password_method=CHEAP_HASH)
         stats["alloc_per_session"] = self._traced_per_session(password)
         return stats
 
@@ -165,7 +168,7 @@ class SessionMemory:
 
         from .common import csrf_token, make_app
 
-        db_path = seeded_db()
+        db_path = seeded_db(password_method=CHEAP_HASH)
         try:
             app = make_app(db_path)
             def session(i):

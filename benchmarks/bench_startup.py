@@ -2,7 +2,8 @@
 
 
 class ColdStart:
-    repeat = (5, 10, 10.0)
+    repeat = (4, 8, 4.0)
+    rounds = 1
     number = 1
 
     def timeraw_import_and_create_app(self):

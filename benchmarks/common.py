@@ -65,7 +65,7 @@ def app_config(url: str) -> dict:
     return {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": False}
 
 
-def _build_seeded(path: Path, users: int, settings_per_user: int, posts_per_user: int) -> None:
+def _build_seeded(path: Path, users: int, settings_per_user: int, posts_per_user: int, password_method) -> None:
     ta = require("")
     db = require("db", "create_all", "get_engine")
     seed = require("seed", "seed")
@@ -78,19 +78,29 @@ def _build_seeded(path: Path, users: int, settings_per_user: int, posts_per_user
                 users=users,
                 settings_per_user=settings_per_user,
                 posts_per_user=posts_per_user,
-                password_method=app.config.get("PASSWORD_HASH_METHOD", "scrypt"),
+                password_method=password_method or app.config.get("PASSWORD_HASH_METHOD", "scrypt"),
             )
     db.get_engine(app).dispose()
 
 
-def seeded_db(users: int = USERS, settings_per_user: int = SETTINGS_PER_USER, posts_per_user: int = POSTS_PER_USER):
-    """A private copy of a seeded SQLite file; the seeded original is cached per commit."""
-    key = f"{target_fingerprint()}-{users}-{settings_per_user}-{posts_per_user}"
+def seeded_db(
+    users: int = USERS,
+    settings_per_user: int = SETTINGS_PER_USER,
+    posts_per_user: int = POSTS_PER_USER,
+    password_method: str | None = None,
+):
+    """A private copy of a seeded SQLite file; the seeded original is cached per commit.
+
+    ``password_method`` None hashes the seeded password the way the app at
+    this commit does (its PASSWORD_HASH_METHOD), so logins cost what they cost.
+    """
+    method_key = hashlib.sha256((password_method or "app").encode()).hexdigest()[:8]
+    key = f"{target_fingerprint()}-{users}-{settings_per_user}-{posts_per_user}-{method_key}"
     cached = cache_dir() / f"seed-{key}.sqlite"
     with _lock:
         if not cached.exists():
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            _build_seeded(tmp, users, settings_per_user, posts_per_user)
+            _build_seeded(tmp, users, settings_per_user, posts_per_user, password_method)
             os.replace(tmp, cached)
     _sweep(cache_dir(), "bench-*.sqlite*", max_age=3600)
     _sweep(cache_dir(), "seed-*.sqlite", max_age=86400)
@@ -139,6 +149,26 @@ def login(client, username: str = LOGIN_USERNAME):
     if response.status_code != 302:
         raise RuntimeError(f"login failed with {response.status_code}")
     return response
+
+
+# A cheap hash for benchmarks that log in many times but measure something
+# other than hashing (memory per session). Login cost is measured elsewhere.
+CHEAP_HASH = "pbkdf2:sha256:1000"
+
+
+class Timed:
+    """Sampling settings shared by the in-process timings.
+
+    This machine's vCPU alternates between a fast and a ~2x slower state
+    (measured: a pure-Python loop's samples spread 10-37% IQR/median), so
+    each timing takes many short samples in two rounds; asv reports their
+    median. The README's "Noise" section has the measurements.
+    """
+
+    rounds = 2
+    repeat = (10, 25, 0.6)
+    warmup_time = 0.1
+    sample_time = 0.005
 
 
 class AppFixture:
