@@ -25,7 +25,7 @@ class ListScaling(Timed):
     A flat statement count and a shallow time slope mean no N+1 pattern.
     """
 
-    params = [10, 25, 50, 100]
+    params = [10, 30, 100]
     param_names = ["per_page"]
 
     def setup(self, per_page):

@@ -16,7 +16,7 @@ class LoginSubmit:
     warmup_time = 0
 
     def setup(self):
-        app = fixture(logged_in=False).app
+        app = fixture(logged_in=False, password_method=None).app
         self.client = app.test_client()
         password = require("seed", "SEED_PASSWORD").SEED_PASSWORD
         token = csrf_token(self.client.get("/auth/login").get_data(as_text=True))

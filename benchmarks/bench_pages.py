@@ -32,7 +32,7 @@ class Routes(Timed):
 
     params = GET_ROUTES
     param_names = ["route"]
-    repeat = (8, 20, 0.4)
+    repeat = (6, 12, 0.3)
 
     def setup(self, route):
         self.client = fixture().client

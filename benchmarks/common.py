@@ -178,8 +178,8 @@ class AppFixture:
     and setup() runs before every sample, so the expensive part is cached.
     """
 
-    def __init__(self, logged_in: bool = True):
-        self.db_path = seeded_db()
+    def __init__(self, logged_in: bool = True, password_method: str | None = None):
+        self.db_path = seeded_db(password_method=password_method)
         self.app = make_app(self.db_path)
         self.client = self.app.test_client()
         if logged_in:
@@ -194,8 +194,14 @@ class AppFixture:
 
 
 @cache
-def fixture(logged_in: bool = True) -> AppFixture:
-    return AppFixture(logged_in=logged_in)
+def fixture(logged_in: bool = True, password_method: str | None = CHEAP_HASH) -> AppFixture:
+    """The benchmark process's app and client.
+
+    Seeded users get a cheap password hash by default, because the setup
+    login happens in every benchmark process; pass ``password_method=None``
+    for the app's own (scrypt), as the login benchmarks do.
+    """
+    return AppFixture(logged_in=logged_in, password_method=password_method)
 
 
 class StatementCounter:
