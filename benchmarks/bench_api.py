@@ -27,6 +27,8 @@ class ListScaling(Timed):
 
     params = [10, 30, 100]
     param_names = ["per_page"]
+    repeat = (8, 15, 0.4)
+    rounds = 1
 
     def setup(self, per_page):
         f = fixture()

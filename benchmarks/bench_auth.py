@@ -11,7 +11,7 @@ class LoginSubmit:
     warm-up, which would otherwise replay a spent token.
     """
 
-    repeat = (6, 15, 2.0)
+    repeat = (5, 8, 1.0)
     number = 1
     warmup_time = 0
 

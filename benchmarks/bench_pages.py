@@ -32,7 +32,8 @@ class Routes(Timed):
 
     params = GET_ROUTES
     param_names = ["route"]
-    repeat = (6, 12, 0.3)
+    repeat = (8, 15, 0.4)
+    rounds = 1
 
     def setup(self, route):
         self.client = fixture().client

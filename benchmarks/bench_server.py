@@ -74,10 +74,10 @@ class ConcurrentHomepage:
 
 
 class ConcurrentLogin:
-    """8 clients log in at once through the real form, 3 times each."""
+    """8 clients log in at once through the real form, twice each."""
 
     CLIENTS = 8
-    PER_CLIENT = 3
+    PER_CLIENT = 2
     timeout = 120
 
     def setup_cache(self):

@@ -2,7 +2,7 @@
 
 
 class ColdStart:
-    repeat = (4, 8, 4.0)
+    repeat = (3, 6, 3.0)
     rounds = 1
     number = 1
 
