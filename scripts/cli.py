@@ -1,16 +1,22 @@
-"""Argument parsing for ``python3 -m scripts``: a thin layer over pure functions."""
+"""``python3 -m scripts COMMAND``: argument parsing in front of pure functions.
+
+Commands:
+  test      lint and run the test suite
+  history   benchmark recent commits of target_app and publish the site
+  compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
+  publish   publish the site from the results already recorded
+  serve     look at the published site on 127.0.0.1
+"""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 from scripts.bootstrap import ROOT
-
-
-class UserError(Exception):
-    """Bad input: printed as one line, exit status 2."""
+from scripts.errors import UserError
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -20,12 +26,127 @@ def cmd_test(args: argparse.Namespace) -> int:
     return tests.returncode or lint.returncode
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.history import run_history, select_commits
+
+    project = Project(Path(args.repo).resolve())
+    commits = select_commits(
+        project.root,
+        last=None if args.all else args.last,
+        revision_range=args.range,
+        tags=args.tags,
+        hashfile=Path(args.hashfile) if args.hashfile else None,
+        every_commit=args.every_commit,
+    )
+    print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}", flush=True)
+    report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.compare import gate, print_reason
+    from scripts.gate import write_outputs
+
+    project = Project(Path(args.repo).resolve())
+    verdict = gate(
+        project,
+        args.base,
+        args.head,
+        run=not args.no_run,
+        results=Path(args.results) if args.results else None,
+        base_results=Path(args.base_results) if args.base_results else None,
+        head_results=Path(args.head_results) if args.head_results else None,
+        factor=args.factor,
+        bench=args.bench,
+        quick=args.quick,
+        rounds=args.rounds,
+        merge_base=not args.no_merge_base,
+        enforce_budgets=True if args.enforce_budgets else None,
+    )
+    md = write_outputs(
+        verdict,
+        Path(args.markdown) if args.markdown else None,
+        Path(args.json) if args.json else None,
+        site_url=args.site_url,
+    )
+    print(md)
+    print_reason(verdict)
+    return verdict.exit_code
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.site import publish_site
+
+    site = publish_site(Project(Path(args.repo).resolve()))
+    print(f"site: {site / 'index.html'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.site import serve
+
+    try:
+        serve(Project(Path(args.repo).resolve()).html_dir, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python3 -m scripts", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python3 -m scripts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("test", help="set up .venv and run the linters and the tests; other options go to pytest")
     p.set_defaults(func=cmd_test, passthrough=True)
+
+    p = sub.add_parser("history", help="benchmark commits of target_app and publish the site")
+    p.add_argument("--last", type=int, default=8, metavar="N",
+                   help="the last N commits on main that changed target_app (default 8)")
+    p.add_argument("--all", action="store_true", help="every commit on main that changed target_app")
+    p.add_argument("--every-commit", action="store_true", help="also commits that did not change target_app")
+    p.add_argument("--range", metavar="A..B", help="a git revision range instead of the last N")
+    p.add_argument("--tags", action="store_true", help="the tagged commits on main")
+    p.add_argument("--hashfile", metavar="FILE", help="a file of commit hashes, one per line")
+    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
+    p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test, not data)")
+    p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("compare", help="gate HEAD against its merge base with BASE: exit 0, 1 or 2")
+    p.add_argument("base", help="the base revision (its merge base with HEAD is measured)")
+    p.add_argument("head", help="the head revision")
+    p.add_argument("--factor", type=float, default=1.10, help="timing slowdown that counts, if significant (1.10)")
+    p.add_argument("--no-run", action="store_true", help="compare results already recorded, run nothing")
+    p.add_argument("--results", metavar="DIR", help="with --no-run: results folder (default: the history's)")
+    p.add_argument("--base-results", metavar="DIR", help="results folder holding BASE (e.g. an A/A rerun)")
+    p.add_argument("--head-results", metavar="DIR", help="results folder holding HEAD")
+    p.add_argument("--no-merge-base", action="store_true", help="measure BASE itself, not the merge base")
+    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
+    p.add_argument("--quick", action="store_true", help="one sample each (smoke test only)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per benchmark (3)")
+    p.add_argument("--enforce-budgets", action="store_true", help="every violated budget fails the gate")
+    p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
+    p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
+    p.add_argument("--site-url", default="", help="history site URL for graph links")
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("publish", help="publish the site from the recorded results")
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("serve", help="serve the published site on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -35,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.pytest_args = extra
+    from scripts.asvtool import AsvError
+
     try:
         return args.func(args)
-    except UserError as exc:
+    except (UserError, AsvError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: what was measured is kept; run the same command to resume", file=sys.stderr)
         return 130

@@ -1,0 +1,133 @@
+"""Thin wrappers around asv: the config, the machine, runs, results, publish.
+
+Everything that shells out to asv or reads its files lives here, so the
+commands above stay pure and testable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.bootstrap import ROOT
+
+
+class AsvError(Exception):
+    """asv could not do what was asked (bad config, no such commit...)."""
+
+
+@dataclass
+class Project:
+    """Where a repository keeps its asv config and results."""
+
+    root: Path = ROOT
+    config: str = "asv.conf.json"
+
+    @property
+    def conf(self):
+        from asv.config import Config
+
+        path = self.root / self.config
+        if not path.exists():
+            raise AsvError(f"no {self.config} in {self.root}")
+        cwd = os.getcwd()
+        try:
+            os.chdir(self.root)
+            return Config.load(str(path))
+        finally:
+            os.chdir(cwd)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / self.conf.results_dir
+
+    @property
+    def html_dir(self) -> Path:
+        return self.root / self.conf.html_dir
+
+    def asv(self, *args: str, check: bool = False, capture: bool = False) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "asv", *args, "--config", str(self.root / self.config)]
+        return subprocess.run(cmd, cwd=self.root, text=True, check=check, capture_output=capture)
+
+
+def machine_name(machine_file: Path | None = None) -> str:
+    """The asv machine name, creating ~/.asv-machine.json without questions."""
+    path = machine_file or Path.home() / ".asv-machine.json"
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, capture_output=True)
+    data = json.loads(path.read_text())
+    names = [k for k in data if k != "version"]
+    if not names:
+        raise AsvError(f"{path} names no machine")
+    return os.environ.get("ASV_MACHINE") or names[0]
+
+
+@dataclass
+class CommitResult:
+    """What asv recorded for one commit on one machine."""
+
+    commit: str
+    values: dict[str, object] = field(default_factory=dict)  # benchmark -> value or list of values
+    params: dict[str, list] = field(default_factory=dict)
+    stats: dict[str, list] = field(default_factory=dict)
+    samples: dict[str, list] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    has_build: bool = True
+
+    @staticmethod
+    def _flat(value) -> list:
+        return value if isinstance(value, list) else [value]
+
+    def failed(self) -> list[str]:
+        """Benchmarks with a failure (None) in any parameter combination."""
+        return sorted(k for k, v in self.values.items() if any(x is None for x in self._flat(v)))
+
+    def skipped(self) -> list[str]:
+        return sorted(
+            k
+            for k, v in self.values.items()
+            if all(isinstance(x, float) and math.isnan(x) for x in self._flat(v))
+        )
+
+    @property
+    def build_failed(self) -> bool:
+        """Every benchmark failed: asv could not build or install the commit."""
+        return bool(self.values) and all(
+            x is None for v in self.values.values() for x in self._flat(v)
+        )
+
+
+def load_results(results_dir: Path, machine: str) -> dict[str, CommitResult]:
+    """Every commit's results for ``machine``, keyed by full hash."""
+    from asv.results import iter_results_for_machine
+
+    out: dict[str, CommitResult] = {}
+    if not (results_dir / machine).is_dir():
+        return out
+    benchmarks = _benchmark_meta(results_dir)
+    for res in iter_results_for_machine(str(results_dir), machine):
+        cr = out.setdefault(res.commit_hash, CommitResult(res.commit_hash))
+        for key in res.get_all_result_keys():
+            params = res.get_result_params(key)
+            cr.params[key] = params
+            cr.values[key] = res.get_result_value(key, params)
+            cr.stats[key] = res.get_result_stats(key, params)
+            cr.samples[key] = res.get_result_samples(key, params)
+            cr.versions[key] = res.benchmark_version.get(key)
+            cr.units[key] = benchmarks.get(key, {}).get("unit", "")
+    return out
+
+
+def _benchmark_meta(results_dir: Path) -> dict:
+    path = results_dir / "benchmarks.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    data.pop("version", None)
+    return data

@@ -1,0 +1,122 @@
+"""``compare BASE HEAD``: benchmark the merge base and the head, interleaved, and gate."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.asvtool import Project, load_results, machine_name
+from scripts.errors import UserError
+from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, load_budgets, load_thresholds
+from scripts.history import git
+
+
+@dataclass
+class Pair:
+    base: str
+    head: str
+
+
+def resolve_pair(root: Path, base: str, head: str, merge_base: bool = True) -> Pair:
+    """Full hashes of the merge base of ``base`` and ``head``, and of ``head``."""
+    head_sha = git(root, "rev-parse", "--verify", "--quiet", f"{head}^{{commit}}").strip()
+    base_sha = git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").strip()
+    if merge_base:
+        base_sha = git(root, "merge-base", base_sha, head_sha).strip()
+    if base_sha == head_sha:
+        raise UserError(f"base and head are the same commit ({head_sha[:8]}): nothing to compare")
+    return Pair(base_sha, head_sha)
+
+
+def gate_config(project: Project, results_dir: Path) -> Path:
+    """A copy of asv.conf.json that writes to ``results_dir`` and shares the environments."""
+    from asv import util
+
+    conf = util.load_json(str(project.root / project.config), js_comments=True)
+    conf["repo"] = str(project.root)
+    conf["results_dir"] = str(results_dir)
+    conf["html_dir"] = str(results_dir.parent / "html")
+    conf["env_dir"] = str((project.root / conf.get("env_dir", "env")).resolve())
+    conf["benchmark_dir"] = str((project.root / conf.get("benchmark_dir", "benchmarks")).resolve())
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir.parent / "asv.gate.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
+
+
+def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | None = None,
+             quick: bool = False, rounds: int = 3) -> Path:
+    """Run base and head into ``out_dir/results``, rounds interleaved between them."""
+    results_dir = out_dir / "results"
+    config = gate_config(project, results_dir)
+    gate_project = Project(project.root, str(config.relative_to(project.root)) if config.is_relative_to(
+        project.root) else str(config))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write(f"{pair.base}\n{pair.head}\n")
+    args = ["run", f"HASHFILE:{fh.name}", "--machine", machine_name(), "--record-samples",
+            "--interleave-rounds", "-a", f"rounds={rounds}"]
+    if quick:
+        args.append("--quick")
+    for regex in bench or []:
+        args += ["--bench", regex]
+    try:
+        proc = gate_project.asv(*args)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    if proc.returncode not in (0, 2):  # 2: some benchmark failed, which the gate judges
+        raise UserError(f"asv run exited with {proc.returncode}")
+    return results_dir
+
+
+def gate(
+    project: Project,
+    base: str,
+    head: str,
+    *,
+    run: bool = True,
+    results: Path | None = None,
+    base_results: Path | None = None,
+    head_results: Path | None = None,
+    factor: float = DEFAULT_FACTOR,
+    bench: list[str] | None = None,
+    quick: bool = False,
+    rounds: int = 3,
+    merge_base: bool = True,
+    out_dir: Path | None = None,
+    enforce_budgets: bool | None = None,
+) -> Verdict:
+    """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv run."""
+    if factor <= 1.0:
+        raise UserError("--factor must be greater than 1")
+    machine = machine_name()
+    if base_results or head_results:
+        if not (base_results and head_results):
+            raise UserError("give both --base-results and --head-results")
+        # Two result sets, possibly of the same commit (an A/A comparison).
+        base_sha = git(project.root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").strip()
+        head_sha = git(project.root, "rev-parse", "--verify", "--quiet", f"{head}^{{commit}}").strip()
+        base_res = load_results(base_results, machine).get(base_sha)
+        head_res = load_results(head_results, machine).get(head_sha)
+    else:
+        pair = resolve_pair(project.root, base, head, merge_base=merge_base)
+        if run:
+            out = out_dir or project.root / ".asv" / "gate"
+            results = run_pair(project, pair, out, bench=bench, quick=quick, rounds=rounds)
+        results = results or project.results_dir
+        loaded = load_results(results, machine)
+        base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)
+    budgets = load_budgets(project.root / "benchmarks" / "budgets.toml")
+    if enforce_budgets is not None:
+        budgets = [dict(b, enforce=enforce_budgets) for b in budgets]
+    factors = load_thresholds(project.root / "benchmarks" / "thresholds.toml")
+    # A per-benchmark factor never loosens below the one asked for.
+    factors = {k: max(v, factor) for k, v in factors.items()}
+    return compare_results(base_res, head_res, factor=factor, factors=factors, budgets=budgets)
+
+
+def print_reason(verdict: Verdict) -> None:
+    if verdict.exit_code == 2:
+        print(f"gate: could not decide: {verdict.reason or 'a benchmark failed on both sides'}", file=sys.stderr)

@@ -1,0 +1,173 @@
+"""``history``: benchmark the commits of target_app and publish the site."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.asvtool import Project, load_results, machine_name
+from scripts.errors import UserError
+
+APP_PATHS = ("target_app",)
+
+
+def git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise UserError(f"git {' '.join(args)}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
+    return proc.stdout
+
+
+def select_commits(
+    root: Path,
+    *,
+    branch: str = "main",
+    last: int | None = 8,
+    revision_range: str | None = None,
+    tags: bool = False,
+    hashfile: Path | None = None,
+    every_commit: bool = False,
+) -> list[str]:
+    """The commits to measure, oldest first.
+
+    By default the last ``last`` commits on ``branch`` that changed
+    target_app: a commit that touched only docs or tests has nothing new to
+    measure. ``every_commit`` drops that filter; ``last=None`` means no limit.
+    """
+    if sum(x is not None and x is not False for x in (revision_range, hashfile, tags or None)) > 1:
+        raise UserError("give at most one of --range, --tags and --hashfile")
+    if last is not None and last < 1:
+        raise UserError("--last must be at least 1")
+    if hashfile is not None:
+        if not hashfile.exists():
+            raise UserError(f"no such file: {hashfile}")
+        wanted = [line.split()[0] for line in hashfile.read_text().splitlines() if line.strip()]
+        commits = [git(root, "rev-parse", "--verify", "--quiet", f"{h}^{{commit}}").strip() for h in wanted]
+        return commits
+    if tags:
+        names = git(root, "tag", "--merged", branch, "--sort=creatordate").split()
+        if not names:
+            raise UserError(f"no tags on {branch}")
+        commits = [git(root, "rev-list", "-n", "1", name).strip() for name in names]
+        return list(dict.fromkeys(commits))
+    spec = revision_range or branch
+    args = ["rev-list", "--reverse", "--first-parent" if not revision_range else "--topo-order", spec]
+    if not every_commit:
+        args += ["--", *APP_PATHS]
+    commits = git(root, *args).split()
+    if last is not None:
+        commits = commits[-last:]
+    if not commits:
+        raise UserError(f"no commits in {spec} changed {', '.join(APP_PATHS)}")
+    return commits
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def progress_line(index: int, total: int, commit: str, elapsed: float, measured_durations: list[float]) -> str:
+    """``commit i of n``, time so far and an estimate of the time left."""
+    line = f"[history] commit {index} of {total}: {commit[:8]}  elapsed {format_duration(elapsed)}"
+    if measured_durations:
+        per = sorted(measured_durations)[len(measured_durations) // 2]
+        line += f", about {format_duration(per * (total - index + 1))} left"
+    return line
+
+
+@dataclass
+class HistoryReport:
+    commits: list[str]
+    measured: list[str] = field(default_factory=list)
+    skipped_existing: list[str] = field(default_factory=list)
+    build_failures: list[str] = field(default_factory=list)
+    benchmark_failures: dict[str, list[str]] = field(default_factory=dict)
+    seconds_per_commit: list[float] = field(default_factory=list)
+    site: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.build_failures and not self.benchmark_failures
+
+    def summary(self) -> str:
+        lines = [
+            f"[history] {len(self.commits)} commits: {len(self.measured)} measured now, "
+            f"{len(self.skipped_existing)} already measured"
+        ]
+        if self.seconds_per_commit:
+            per = sorted(self.seconds_per_commit)[len(self.seconds_per_commit) // 2]
+            lines.append(f"[history] median {per:.0f} s per measured commit")
+        for commit in self.build_failures:
+            lines.append(f"[history] FAILED to build: {commit[:8]}")
+        for commit, names in self.benchmark_failures.items():
+            lines.append(f"[history] {commit[:8]}: {len(names)} benchmark(s) failed: {', '.join(names)}")
+        if self.site:
+            lines.append(f"[history] site: {self.site / 'index.html'}")
+            lines.append("[history] look at it with: python3 -m scripts serve")
+        return "\n".join(lines)
+
+
+def run_history(
+    project: Project,
+    commits: list[str],
+    *,
+    quick: bool = False,
+    bench: list[str] | None = None,
+    publish: bool = True,
+    extra_asv_args: list[str] | None = None,
+    out=sys.stdout,
+) -> HistoryReport:
+    """Measure each commit not measured yet, one asv run per commit, then publish."""
+    machine = machine_name()
+    report = HistoryReport(commits=commits)
+    existing = load_results(project.results_dir, machine)
+    start = time.monotonic()
+    for index, commit in enumerate(commits, 1):
+        if commit in existing:
+            report.skipped_existing.append(commit)
+            print(f"[history] commit {index} of {len(commits)}: {commit[:8]} already measured, skipped", file=out)
+            continue
+        print(progress_line(index, len(commits), commit, time.monotonic() - start, report.seconds_per_commit),
+              file=out, flush=True)
+        t0 = time.monotonic()
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+            fh.write(commit + "\n")
+        # Raw samples are kept so the gate can compare history results later.
+        args = ["run", f"HASHFILE:{fh.name}", "--skip-existing-commits", "--machine", machine, "--record-samples"]
+        if quick:
+            args.append("--quick")
+        for regex in bench or []:
+            args += ["--bench", regex]
+        args += extra_asv_args or []
+        try:
+            project.asv(*args)
+        finally:
+            Path(fh.name).unlink(missing_ok=True)
+        report.seconds_per_commit.append(time.monotonic() - t0)
+        report.measured.append(commit)
+        result = load_results(project.results_dir, machine).get(commit)
+        if result is None or result.build_failed:
+            report.build_failures.append(commit)
+        elif result.failed():
+            report.benchmark_failures[commit] = result.failed()
+    # Failures recorded in earlier runs count too: the run's verdict covers every commit asked for.
+    final = load_results(project.results_dir, machine)
+    for commit in report.skipped_existing:
+        result = final.get(commit)
+        if result is None:
+            continue
+        if result.build_failed:
+            report.build_failures.append(commit)
+        elif result.failed():
+            report.benchmark_failures[commit] = result.failed()
+    if publish:
+        from scripts.site import publish_site
+
+        report.site = publish_site(project)
+    return report

@@ -1,0 +1,84 @@
+"""Publish the asv site and make it self-contained (no CDN, works offline)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+from pathlib import Path
+
+from scripts.asvtool import AsvError, Project
+
+VENDOR = Path(__file__).resolve().parent / "vendor"
+
+# asv's index.html loads these from public CDNs; each maps to the same file,
+# from the same npm package and version, vendored in scripts/vendor/.
+CDN_TO_LOCAL = {
+    r"jquery-3\.3\.1\.min\.js$": "vendor/js/jquery.min.js",
+    r"flot/0\.8\.3/jquery\.flot\.min\.js$": "vendor/js/jquery.flot.js",
+    r"flot/0\.8\.3/jquery\.flot\.time\.min\.js$": "vendor/js/jquery.flot.time.js",
+    r"flot/0\.8\.3/jquery\.flot\.selection\.min\.js$": "vendor/js/jquery.flot.selection.js",
+    r"flot/0\.8\.3/jquery\.flot\.categories\.min\.js$": "vendor/js/jquery.flot.categories.js",
+    r"flot-orderbars@1\.0\.0/js/jquery\.flot\.orderBars\.js$": "vendor/js/jquery.flot.orderBars.js",
+    r"stupidtable/[\d.]+/stupidtable\.min\.js$": "vendor/js/stupidtable.min.js",
+    r"blueimp-md5/2\.19\.0/js/md5\.min\.js$": "vendor/js/md5.min.js",
+    r"bootstrap@3\.1\.1/dist/js/bootstrap\.min\.js$": "vendor/js/bootstrap.min.js",
+    r"bootstrap@3\.1\.1/dist/css/bootstrap\.min\.css$": "vendor/css/bootstrap.min.css",
+}
+URL_ATTR = re.compile(r'(src|href)="(https?://[^"]+)"')
+SRI_ATTRS = re.compile(r'\s+(integrity|crossorigin|referrerpolicy)="[^"]*"')
+TAG = re.compile(r"<(script|link)\b[^>]*>", re.S)
+
+
+def localize_html(html: str) -> str:
+    """Point every CDN <script>/<link> at the vendored copy; fail on an unknown one."""
+
+    def fix_tag(match: re.Match) -> str:
+        tag = match.group(0)
+        url_match = URL_ATTR.search(tag)
+        if not url_match:
+            return tag
+        url = url_match.group(2)
+        for pattern, local in CDN_TO_LOCAL.items():
+            if re.search(pattern, url):
+                tag = tag.replace(url, local)
+                return SRI_ATTRS.sub("", tag)
+        raise AsvError(f"asv's page loads {url}, which has no vendored copy: add it to scripts/vendor")
+
+    return TAG.sub(fix_tag, html)
+
+
+def make_self_contained(html_dir: Path) -> None:
+    """Copy the vendored assets into the site and rewrite its HTML pages."""
+    target = html_dir / "vendor"
+    if target.exists():
+        shutil.rmtree(target)
+    manifest = json.loads((VENDOR / "MANIFEST.json").read_text())
+    for entry in manifest["files"]:
+        dest = target / entry["file"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(VENDOR / entry["file"], dest)
+    shutil.copytree(VENDOR / "licenses", target / "licenses")
+    for page in html_dir.glob("*.html"):
+        page.write_text(localize_html(page.read_text()))
+
+
+def publish_site(project: Project) -> Path:
+    """``asv publish`` and then :func:`make_self_contained`; returns the site's folder."""
+    proc = project.asv("publish", capture=True)
+    if proc.returncode != 0:
+        raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    make_self_contained(project.html_dir)
+    return project.html_dir
+
+
+def serve(html_dir: Path, port: int = 8080, host: str = "127.0.0.1") -> None:
+    """Serve the published site on ``host:port`` until interrupted."""
+    if not (html_dir / "index.html").exists():
+        raise AsvError(f"no site in {html_dir}: run 'python3 -m scripts history' first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html_dir))
+    with http.server.ThreadingHTTPServer((host, port), handler) as httpd:
+        print(f"serving {html_dir} at http://{host}:{httpd.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        httpd.serve_forever()

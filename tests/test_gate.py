@@ -1,0 +1,187 @@
+"""The gate's pure logic, on hand-made results (no asv run)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts.asvtool import CommitResult
+from scripts.gate import compare_results, kind_of, to_markdown
+
+
+def stats(value, spread=0.01):
+    return {"ci_99_a": value * (1 - spread), "ci_99_b": value * (1 + spread), "q_25": value, "q_75": value}
+
+
+def result(commit, **benchmarks) -> CommitResult:
+    r = CommitResult(commit)
+    for name, spec in benchmarks.items():
+        name = name.replace("__", ".")
+        value, params = spec if isinstance(spec, tuple) else (spec, [])
+        r.values[name] = value
+        r.params[name] = params
+        vals = value if isinstance(value, list) else [value]
+        r.stats[name] = [stats(v) if isinstance(v, float) else None for v in vals]
+        r.samples[name] = [[v * (1 + d / 1000) for d in range(-10, 11)] if isinstance(v, float) else None
+                           for v in vals]
+        r.versions[name] = "v1"
+        r.units[name] = "seconds" if ".time_" in name else ""
+    return r
+
+
+HOME = "bench_pages__HomePage__time_homepage"
+STMT = "bench_counters__SqlStatements__track_statements"
+
+
+def test_kinds():
+    assert kind_of("a.B.time_x") == "time"
+    assert kind_of("a.B.timeraw_x") == "time"
+    assert kind_of("a.B.track_statements") == "counter"
+    assert kind_of("a.B.track_bytes") == "counter"
+    assert kind_of("a.B.track_success_rate") == "rate"
+    assert kind_of("a.B.track_latency_p50") == "track"
+
+
+def test_no_change_exits_0():
+    v = compare_results(result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.004}))
+    assert v.exit_code == 0
+    assert "No performance regression" in to_markdown(v)
+
+
+def test_significant_slowdown_beyond_factor_is_a_regression():
+    v = compare_results(result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.006}))
+    assert v.exit_code == 1
+    md = to_markdown(v, site_url="https://example.test/bench")
+    assert "bench_pages.HomePage.time_homepage" in md
+    assert "(https://example.test/bench/#bench_pages.HomePage.time_homepage)" in md
+
+
+def test_slowdown_within_factor_is_not_a_regression():
+    v = compare_results(result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.0043}))
+    assert v.exit_code == 0
+
+
+def test_slowdown_that_is_not_significant_is_not_a_regression():
+    base = result("a" * 40, **{HOME: 0.004})
+    head = result("b" * 40, **{HOME: 0.005})
+    head.samples = {k: None for k in head.samples}
+    base.samples = {k: None for k in base.samples}
+    # Overlapping confidence intervals: not significant.
+    base.stats[HOME.replace("__", ".")] = [stats(0.004, 0.5)]
+    v = compare_results(base, head)
+    assert v.exit_code == 0
+    assert "not statistically significant" in to_markdown(v)
+
+
+def test_per_benchmark_factor_overrides_the_global_one():
+    base, head = result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.0048})
+    assert compare_results(base, head).exit_code == 1
+    assert compare_results(base, head, factors={"bench_pages.HomePage.time_homepage": 1.3}).exit_code == 0
+
+
+def test_any_statement_increase_is_a_regression_even_if_timings_are_noisy():
+    params = [["'/'", "'/api/users'"]]
+    base = result("a" * 40, **{STMT: ([6, 4], params), HOME: 0.004})
+    head = result("b" * 40, **{STMT: ([6, 24], params), HOME: 0.0041})
+    v = compare_results(base, head)
+    assert v.exit_code == 1
+    [reg] = v.regressions
+    assert reg.id == "bench_counters.SqlStatements.track_statements('/api/users')"
+    assert "Counters that changed" in to_markdown(v)
+
+
+def test_bytes_within_tolerance_are_not_a_regression():
+    name = "bench_counters__AllocatedBytes__track_bytes"
+    assert compare_results(result("a" * 40, **{name: 100_000}), result("b" * 40, **{name: 102_000})).exit_code == 0
+    assert compare_results(result("a" * 40, **{name: 100_000}), result("b" * 40, **{name: 110_000})).exit_code == 1
+
+
+def test_success_rate_below_100_is_a_regression():
+    name = "bench_server__ConcurrentLogin__track_success_rate"
+    v = compare_results(result("a" * 40, **{name: 100.0}), result("b" * 40, **{name: 87.5}))
+    assert v.exit_code == 1
+    assert "below 100%" in v.regressions[0].note
+
+
+def test_throughput_drop_is_a_regression_and_rise_is_not():
+    name = "bench_server__ConcurrentHomepage__track_throughput"
+    assert compare_results(result("a" * 40, **{name: 200.0}), result("b" * 40, **{name: 100.0})).exit_code == 1
+    assert compare_results(result("a" * 40, **{name: 200.0}), result("b" * 40, **{name: 400.0})).exit_code == 0
+
+
+def test_small_memory_wobble_is_not_a_leak_but_a_big_rise_is():
+    name = "bench_server__SessionMemory__track_allocated_per_session"
+    assert compare_results(result("a" * 40, **{name: 198.0}), result("b" * 40, **{name: 240.0})).exit_code == 0
+    assert compare_results(result("a" * 40, **{name: 198.0}), result("b" * 40, **{name: 12000.0})).exit_code == 1
+
+
+def test_benchmark_failing_only_on_head_is_a_regression():
+    params = [["'/'", "'/healthz'"]]
+    base = result("a" * 40, **{STMT: ([6, 2], params)})
+    head = result("b" * 40, **{STMT: ([6, None], params)})
+    v = compare_results(base, head)
+    assert v.exit_code == 1
+    assert "Failures" in to_markdown(v)
+
+
+def test_everything_failing_on_head_cannot_be_decided():
+    base = result("a" * 40, **{HOME: 0.004, STMT: 6})
+    head = result("b" * 40, **{HOME: None, STMT: None})
+    v = compare_results(base, head)
+    assert v.exit_code == 2
+    assert "does not build or import" in v.reason
+
+
+def test_missing_results_cannot_be_decided():
+    v = compare_results(None, result("b" * 40, **{HOME: 0.004}))
+    assert v.exit_code == 2
+    assert "no results for the base" in v.reason
+
+
+def test_changed_benchmark_version_is_not_compared():
+    base, head = result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.008})
+    head.versions["bench_pages.HomePage.time_homepage"] = "v2"
+    assert compare_results(base, head).exit_code == 0
+
+
+def test_budgets_are_reported_and_enforced_only_when_configured():
+    budgets = [
+        {"name": "Homepage", "max": 0.003, "benchmarks": ["bench_pages.HomePage.time_homepage"]},
+        {"name": "Success", "min": 80.0, "enforce": True,
+         "benchmarks": ["bench_server.ConcurrentLogin.track_success_rate"]},
+    ]
+    base = result("a" * 40, **{HOME: 0.004})
+    head = result("b" * 40, **{HOME: 0.004})
+    v = compare_results(base, head, budgets=budgets)
+    assert v.exit_code == 0 and [b.name for b in v.budgets] == ["Homepage"]
+    assert "Budget violations" in to_markdown(v)
+    rate = "bench_server__ConcurrentLogin__track_success_rate"
+    v = compare_results(result("a" * 40, **{rate: 70.0}), result("b" * 40, **{rate: 70.0}), budgets=budgets)
+    assert v.exit_code == 1
+
+
+def test_per_param_budget():
+    budgets = [{"name": "N+1", "max_per_param": 0.0001, "benchmarks": ["bench_api.ListScaling.time_list_users"]}]
+    name = "bench_api__ListScaling__time_list_users"
+    head = result("b" * 40, **{name: ([0.005, 0.02], [["10", "100"]])})
+    v = compare_results(head, head, budgets=budgets)
+    assert [b.benchmark for b in v.budgets] == ["bench_api.ListScaling.time_list_users(10)",
+                                                "bench_api.ListScaling.time_list_users(100)"]
+
+
+def test_json_has_the_same_verdict():
+    v = compare_results(result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.006}))
+    data = json.loads(json.dumps(v.to_json(), default=str))
+    assert data["exit_code"] == 1
+    assert data["findings"][0]["id"] == "bench_pages.HomePage.time_homepage"
+
+
+@pytest.mark.parametrize("argv", [["compare", "HEAD", "HEAD", "--no-run"], ["compare", "nope", "HEAD", "--no-run"],
+                                  ["compare", "HEAD~1", "HEAD", "--factor", "0.9", "--no-run"]])
+def test_bad_input_is_one_line_and_exit_2(argv, capsys):
+    from scripts.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")

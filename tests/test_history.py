@@ -1,0 +1,165 @@
+"""The history command: commit selection, progress, resume, failures, the site."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from asvrepo import ROOT, ThrowawayRepo
+
+from scripts.errors import UserError
+from scripts.history import format_duration, progress_line, select_commits
+from scripts.site import CDN_TO_LOCAL, localize_html
+
+
+def make_repo(path: Path) -> tuple[ThrowawayRepo, dict[str, str]]:
+    r = ThrowawayRepo(path)
+    c = {"initial": r.first}
+    (r.path / "NOTES.md").write_text("docs only\n")
+    c["docs"] = r.commit("docs only")
+    r.edit("target_app/main.py", "LATEST = 5", "LATEST = 6")
+    c["change"] = r.commit("homepage shows six of each")
+    r.edit("pyproject.toml", 'build-backend = "setuptools.build_meta"', 'build-backend = "no_such_backend"')
+    (r.path / "target_app" / "broken.txt").write_text("x")
+    c["broken"] = r.commit("broken build")
+    r.edit("pyproject.toml", 'build-backend = "no_such_backend"', 'build-backend = "setuptools.build_meta"')
+    (r.path / "target_app" / "broken.txt").unlink()
+    c["fixed"] = r.commit("fix the build")
+    return r, c
+
+
+def test_select_commits_default_skips_commits_that_do_not_touch_the_app(tmp_path):
+    r, c = make_repo(tmp_path / "repo")
+    chosen = select_commits(r.path, last=10)
+    assert c["docs"] not in chosen
+    assert chosen[-3:] == [c["change"], c["broken"], c["fixed"]]
+    assert select_commits(r.path, last=2) == [c["broken"], c["fixed"]]
+    assert c["docs"] in select_commits(r.path, last=10, every_commit=True)
+    assert select_commits(r.path, revision_range=f"{c['docs']}..{c['broken']}", last=None) == [
+        c["change"],
+        c["broken"],
+    ]
+    hashfile = tmp_path / "hashes.txt"
+    hashfile.write_text(f"{c['fixed'][:10]}\n{c['docs']}\n")
+    assert select_commits(r.path, hashfile=hashfile) == [c["fixed"], c["docs"]]
+    subprocess.run(["git", "tag", "v1", c["change"]], cwd=r.path, check=True)
+    assert select_commits(r.path, tags=True) == [c["change"]]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"last": 0}, "--last must be at least 1"),
+        ({"revision_range": "nope..alsonope"}, "git rev-list"),
+        ({"hashfile": Path("/no/such/file")}, "no such file"),
+        ({"tags": True}, "no tags"),
+        ({"tags": True, "revision_range": "a..b"}, "at most one"),
+    ],
+)
+def test_select_commits_bad_input_is_a_user_error(tmp_path, kwargs, message):
+    r = ThrowawayRepo(tmp_path / "repo")
+    with pytest.raises(UserError, match=message):
+        select_commits(r.path, **kwargs)
+
+
+def test_progress_line_estimates_time_left():
+    assert format_duration(75) == "1m15s"
+    assert progress_line(1, 5, "a" * 40, 0.0, []) == "[history] commit 1 of 5: aaaaaaaa  elapsed 0s"
+    line = progress_line(3, 5, "b" * 40, 40.0, [20.0, 20.0])
+    assert line.endswith("elapsed 40s, about 1m00s left")
+
+
+def test_localize_html_replaces_every_cdn_reference():
+    asv_index = (Path(__import__("asv").__file__).parent / "www" / "index.html").read_text()
+    assert "https://" in asv_index
+    out = localize_html(asv_index)
+    import re
+
+    external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', out)
+    assert external == []
+    assert "integrity=" not in out
+    for local in CDN_TO_LOCAL.values():
+        assert (ROOT / "scripts" / local.replace("vendor/", "vendor/")).exists() or local in out
+
+
+def test_localize_html_refuses_an_unknown_cdn():
+    from scripts.asvtool import AsvError
+
+    with pytest.raises(AsvError, match="no vendored copy"):
+        localize_html('<script src="https://cdn.example/new-lib.js"></script>')
+
+
+def test_vendored_files_match_manifest():
+    import hashlib
+    import json
+
+    manifest = json.loads((ROOT / "scripts" / "vendor" / "MANIFEST.json").read_text())
+    for entry in manifest["files"]:
+        data = (ROOT / "scripts" / "vendor" / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
+        lic = entry["license"]
+        assert lic.startswith("(MIT") or (ROOT / "scripts" / "vendor" / lic).exists()
+
+
+def history_cmd(repo: ThrowawayRepo, *args: str) -> list[str]:
+    return [sys.executable, "-m", "scripts", "history", "--repo", str(repo.path), "--quick",
+            "--bench", "SqlStatements", *args]
+
+
+ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
+
+
+@pytest.mark.slow
+def test_history_records_a_failed_build_and_goes_on(tmp_path):
+    r, c = make_repo(tmp_path / "repo")
+    proc = subprocess.run(history_cmd(r, "--last", "3"), cwd=ROOT, env=ENV, text=True, capture_output=True,
+                          timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "commit 1 of 3" in out and "commit 3 of 3" in out
+    assert f"FAILED to build: {c['broken'][:8]}" in out
+    results = r.results()
+    assert set(results) == {c["change"], c["broken"], c["fixed"]}
+    site = r.path / ".asv" / "html"
+    assert (site / "index.html").exists()
+    assert "https://code.jquery.com" not in (site / "index.html").read_text()
+    assert (site / "vendor" / "js" / "jquery.min.js").exists()
+    # A second run measures nothing again, and still reports the failure.
+    proc = subprocess.run(history_cmd(r, "--last", "3"), cwd=ROOT, env=ENV, text=True, capture_output=True,
+                          timeout=900)
+    assert proc.returncode == 1
+    assert "0 measured now, 3 already measured" in proc.stdout
+    assert f"FAILED to build: {c['broken'][:8]}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_interrupted_history_resumes_without_losing_anything(tmp_path):
+    r, c = make_repo(tmp_path / "repo")
+    wanted = [c["initial"], c["change"], c["fixed"]]
+    hashfile = tmp_path / "hashes.txt"
+    hashfile.write_text("\n".join(wanted) + "\n")
+    cmd = history_cmd(r, "--hashfile", str(hashfile))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 600
+    while c["initial"] not in r.results():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    first = r.results()[c["initial"]]
+    saved = first.read_bytes()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, to the whole process group
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert set(r.results()) < set(wanted), "the run was meant to be cut short"
+
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{c['initial'][:8]} already measured, skipped" in proc.stdout
+    assert set(r.results()) == set(wanted)
+    assert first.read_bytes() == saved, "the result measured before the interruption changed"

@@ -1,0 +1,149 @@
+"""The published site, checked in a real headless Chromium (Debian's chromium).
+
+A throwaway history of three commits, the last of which plants an N+1 query
+in /api/users, is benchmarked and published; the browser then checks every
+benchmark's graph, the regressions page, navigation, console errors, and
+that no request leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from urllib.parse import urlparse
+
+import pytest
+from asvrepo import ROOT, ThrowawayRepo
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = ROOT / ".site-check"
+
+pytestmark = pytest.mark.slow
+
+if not CHROMIUM:
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail("REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)",
+                    pytrace=False)
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    repo = ThrowawayRepo(tmp_path_factory.mktemp("site") / "repo")
+    repo.edit("target_app/main.py", "LATEST = 5", "LATEST = 6")
+    repo.commit("homepage shows six of each")
+    repo.edit("target_app/api.py", "        .options(selectinload(User.settings))\n", "")
+    repo.commit("api: drop selectinload (plants an N+1)")
+    cmd = [sys.executable, "-m", "scripts", "history", "--repo", str(repo.path), "--quick",
+           "--bench", "SqlStatements", "--bench", "HomePage", "--last", "3"]
+    env = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    html = repo.path / ".asv" / "html"
+    handler = functools.partial(QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "html": html}
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page that records console errors, page errors and every request."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.graph_data: dict[str, object] = {}
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.hosts.add(urlparse(r.url).hostname or r.url))
+        self.page.on("response", self._response)
+
+    def _response(self, response):
+        if "/graphs/" in response.url and response.url.endswith(".json") and response.ok:
+            self.graph_data[response.url] = response.json()
+
+
+def test_every_benchmark_has_a_graph_with_every_commit(site, browser):
+    index = json.loads((site["html"] / "index.json").read_text())
+    names = sorted(index["benchmarks"])
+    assert names, "the site lists no benchmarks"
+    w = Watched(browser)
+    w.page.goto(site["url"] + "index.html")
+    w.page.wait_for_selector("#summarygrid-display .benchmark-container, .benchmark-container", timeout=30000)
+    SHOTS.mkdir(exist_ok=True)
+    w.page.screenshot(path=str(SHOTS / "summary.png"), full_page=True)
+    for name in names:
+        w.page.goto(site["url"] + f"index.html#{name}")
+        w.page.wait_for_selector("#graph-display canvas.flot-base", timeout=30000)
+        w.page.wait_for_function(
+            "() => document.querySelectorAll('#graph-display canvas').length > 0", timeout=30000
+        )
+    w.page.goto(site["url"] + "index.html#bench_counters.SqlStatements.track_statements")
+    w.page.wait_for_selector("#graph-display canvas.flot-base", timeout=30000)
+    w.page.wait_for_timeout(500)
+    w.page.screenshot(path=str(SHOTS / "graph.png"), full_page=True)
+    # Every benchmark's graph data was fetched, and holds a point per commit.
+    fetched = {url.split("/graphs/", 1)[1] for url in w.graph_data}
+    for name in names:
+        assert any(name in f for f in fetched), f"no graph data fetched for {name}"
+    for url, series in w.graph_data.items():
+        points = [p for p in series if p[1] is not None] if series and isinstance(series[0], list) else series
+        assert len(points) >= 3, (url, series)
+    assert w.errors == []
+    assert w.hosts <= {"127.0.0.1"}, w.hosts
+
+
+def test_regressions_page_lists_the_planted_n_plus_1(site, browser):
+    w = Watched(browser)
+    w.page.goto(site["url"] + "index.html#regressions")
+    w.page.wait_for_selector("#regressions-display table", timeout=30000)
+    text = w.page.inner_text("#regressions-display")
+    w.page.screenshot(path=str(SHOTS / "regressions.png"), full_page=True)
+    assert "SqlStatements.track_statements" in text
+    assert "/api/users" in text
+    assert w.errors == []
+    assert w.hosts <= {"127.0.0.1"}, w.hosts
+
+
+def test_navigation_from_summary_to_graph_and_back(site, browser):
+    w = Watched(browser)
+    w.page.goto(site["url"] + "index.html")
+    w.page.wait_for_selector(".benchmark-container", timeout=30000)
+    w.page.click(".benchmark-container a >> nth=0")
+    w.page.wait_for_selector("#graph-display canvas.flot-base", timeout=30000)
+    assert "#" in w.page.url
+    w.page.click("a.navbar-brand, #nav-li-summary a, a[href='#']")
+    w.page.wait_for_selector(".benchmark-container", timeout=30000)
+    w.page.goto(site["url"] + "index.html#regressions")
+    w.page.wait_for_selector("#regressions-display table", timeout=30000)
+    assert w.errors == []
+    assert w.hosts <= {"127.0.0.1"}, w.hosts
