@@ -378,8 +378,9 @@ def to_markdown(v: Verdict, site_url: str = "") -> str:
     lines.append("")
     if v.reason:
         lines += [f"**Reason:** {v.reason}", ""]
-    timing = [f for f in v.findings if f.kind in ("time", "track") and f.status in ("regressed", "improved")]
-    counters = [f for f in v.findings if f.kind in ("counter", "rate") and f.status in ("regressed", "improved")]
+    changed = [f for f in v.findings if f.status in ("regressed", "improved") and f.ratio is not None]
+    timing = [f for f in changed if f.kind in ("time", "track")]
+    counters = [f for f in changed if f.kind in ("counter", "rate")]
     failed = [f for f in v.findings if f.status in ("failed", "missing") or
               (f.status == "regressed" and f.after is None)]
     if timing:
