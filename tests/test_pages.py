@@ -38,3 +38,11 @@ def test_seed_is_deterministic(app):
         first = session.scalar(select(User).where(User.username == "user00001"))
         assert first.email == "user00001@example.test"
         assert [s.key for s in first.settings] == ["language", "pref_02", "theme"]
+
+
+def test_every_response_carries_security_headers(client, logged_in):
+    for path in ("/", "/auth/login", "/api/me", "/healthz", "/no-such-page"):
+        headers = logged_in.get(path).headers
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert "default-src 'self'" in headers["Content-Security-Policy"], path
