@@ -130,5 +130,9 @@ def login():
 
 @bp.route("/logout", methods=("POST",))
 def logout():
+    if g.user is not None:
+        db = get_session()
+        db.add(AuditLog(user_id=g.user.id, event="logout"))
+        db.commit()
     session.clear()
     return redirect(url_for("main.index"))

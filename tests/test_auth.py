@@ -106,3 +106,17 @@ def test_inactive_user_cannot_log_in(auth, app):
         session.scalar(select(User).where(User.username == "user00003")).is_active = False
         session.commit()
     assert auth.login(username="user00003").status_code == 401
+
+
+def test_login_and_logout_are_audited(auth, app):
+    auth.login()
+    auth.logout()
+    with app.app_context():
+        events = db.get_session().scalars(select(AuditLog.event).order_by(AuditLog.id)).all()
+    assert events == ["login", "logout"]
+
+
+def test_anonymous_logout_writes_nothing(client, auth, app):
+    assert client.post("/auth/logout", data={"csrf_token": auth.token()}).status_code == 302
+    with app.app_context():
+        assert db.get_session().scalars(select(AuditLog.event)).all() == []
