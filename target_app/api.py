@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .auth import api_login_required
 from .db import get_session
 from .errors import ApiError, json_error
 from .main import site_settings
-from .models import Setting, User
+from .models import Post, Setting, User
 from .validation import ValidationError, positive_int
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -57,6 +57,39 @@ def user(username: str):
     if found is None:
         raise ApiError(404, f"no user named {username!r}")
     return jsonify(user=found.to_dict())
+
+
+@bp.get("/posts")
+@api_login_required
+def posts():
+    """Newest posts first, with their authors, paginated like /api/users."""
+    page = positive_int(request.args, "page", 1)
+    per_page = positive_int(request.args, "per_page", 20, current_app.config["API_MAX_PER_PAGE"])
+    db = get_session()
+    total = db.scalar(select(func.count()).select_from(Post))
+    rows = db.scalars(
+        select(Post)
+        .options(joinedload(Post.author))
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return jsonify(
+        posts=[
+            {
+                "id": p.id,
+                "title": p.title,
+                "body": p.body,
+                "author": p.author.username,
+                "created_at": p.created_at.isoformat(),
+            }
+            for p in rows
+        ],
+        page=page,
+        per_page=per_page,
+        total=total,
+        pages=(total + per_page - 1) // per_page,
+    )
 
 
 @bp.get("/settings")

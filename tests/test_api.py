@@ -84,3 +84,20 @@ def test_users_statement_count_does_not_grow_with_page_size(app, logged_in):
     assert len(set(counts.values())) == 1, counts
     # user load + count + users + their settings
     assert counts[1] == 4
+
+
+def test_posts_newest_first_with_authors(logged_in):
+    body = logged_in.get("/api/posts?per_page=3").json
+    assert body["total"] == 30 and body["pages"] == 10
+    assert [p["author"] for p in body["posts"]] == ["user00030", "user00029", "user00028"]
+    assert body["posts"][0]["title"] == "Post 1 by user00030"
+
+
+def test_posts_requires_login_and_valid_params(client, logged_in):
+    assert_error(client.application.test_client().get("/api/posts"), 401, "unauthorized")
+    assert_error(logged_in.get("/api/posts?per_page=0"), 400, "bad_request")
+
+
+def test_posts_statement_count_does_not_grow_with_page_size(app, logged_in):
+    counts = {n: count_statements(app, logged_in, f"/api/posts?per_page={n}") for n in (1, 10, 30)}
+    assert set(counts.values()) == {3}, counts  # user load + count + posts joined with authors
