@@ -117,6 +117,7 @@ EXPECTED_STATEMENTS = {
     f"/api/users/{common.LOOKUP_USERNAME}": 2,
     "/api/settings": 3,
     "/healthz": 2,
+    "/api/posts": 3,  # user, count, posts joined with authors
 }
 
 
