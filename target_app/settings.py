@@ -8,6 +8,7 @@ from sqlalchemy import select
 from . import validation
 from .auth import login_required
 from .db import get_session
+from .main import site_settings
 from .models import Setting
 
 bp = Blueprint("settings", __name__)
@@ -20,7 +21,7 @@ def _user_settings():
 @bp.get("/settings")
 @login_required
 def show():
-    return render_template("settings.html", settings=_user_settings())
+    return render_template("settings.html", settings=_user_settings(), site=site_settings())
 
 
 @bp.post("/settings")
@@ -33,7 +34,7 @@ def update():
         if len(value) > cfg["SETTING_VALUE_MAX"]:
             raise validation.ValidationError(f"value must be at most {cfg['SETTING_VALUE_MAX']} characters")
     except validation.ValidationError as exc:
-        return render_template("settings.html", settings=_user_settings(), error=str(exc)), 400
+        return render_template("settings.html", settings=_user_settings(), site=site_settings(), error=str(exc)), 400
 
     db = get_session()
     setting = db.scalar(select(Setting).where(Setting.user_id == g.user.id, Setting.key == key))

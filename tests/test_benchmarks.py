@@ -111,7 +111,7 @@ EXPECTED_STATEMENTS = {
     "/": 6,  # user, 2 counts, latest users, latest posts, site settings
     "/auth/login": 1,
     "/auth/register": 1,
-    "/settings": 2,
+    "/settings": 3,  # user, own settings, site settings
     "/api/me": 1,
     "/api/users": 4,  # user, count, page, settings (selectinload)
     f"/api/users/{common.LOOKUP_USERNAME}": 2,

@@ -31,3 +31,9 @@ def test_settings_bad_input_is_400(logged_in):
     assert post_setting(logged_in, "", "x").status_code == 400
     assert post_setting(logged_in, "k" * 65, "x").status_code == 400
     assert post_setting(logged_in, "key", "v" * 501).status_code == 400
+
+
+def test_settings_page_shows_site_defaults(logged_in):
+    html = logged_in.get("/settings").get_data(as_text=True)
+    assert "Site-wide defaults" in html
+    assert "registration_open" in html
