@@ -46,12 +46,21 @@ _preload()
 
 
 def require(module: str, *attrs: str):
-    """Import ``target_app.<module>`` and check ``attrs``; skip when missing."""
+    """Import ``target_app.<module>`` and check ``attrs``; skip when missing.
+
+    A module or attribute that does not exist at this commit skips the
+    benchmark (NotImplementedError). A target_app that exists but fails to
+    import is a failure, never a skip: a broken commit must not look clean.
+    """
     name = f"target_app.{module}" if module else "target_app"
     try:
         mod = importlib.import_module(name)
-    except ImportError as exc:
-        raise NotImplementedError(f"{name} is missing at this commit: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if module and exc.name == name:
+            raise NotImplementedError(f"{name} is missing at this commit") from None
+        raise RuntimeError(f"import {name} failed: {exc}") from exc
+    except Exception as exc:
+        raise RuntimeError(f"import {name} failed: {exc!r}") from exc
     for attr in attrs:
         if not hasattr(mod, attr):
             raise NotImplementedError(f"{name}.{attr} is missing at this commit")

@@ -1,0 +1,87 @@
+"""The gate on a throwaway repository with real asv runs.
+
+Each branch is one pull request against main: a real slowdown, a no-op, a
+target_app that no longer imports, and an N+1 query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from asvrepo import ROOT, ThrowawayRepo, sh
+
+pytestmark = pytest.mark.slow
+ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
+# The homepage timing and the deterministic counters. CI shares a noisy
+# 2-core VM, so these end-to-end tests use a factor of 1.25; the planted
+# slowdown is ~3x and the N+1 is caught by the statement counter.
+BENCH = ["--bench", "HomePage|SqlStatements", "--rounds", "2", "--factor", "1.25"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    r = ThrowawayRepo(tmp_path_factory.mktemp("gate") / "repo")
+
+    def branch(name, rel, old, new, message):
+        sh(r.path, "git", "checkout", "-q", "-b", name, "main")
+        r.edit(rel, old, new)
+        r.commit(message)
+        sh(r.path, "git", "checkout", "-q", "main")
+
+    branch("slow", "target_app/main.py", "    db = get_session()\n    stats = {",
+           "    db = get_session()\n    _ = sum(i * i for i in range(150_000))  # planted CPU work\n    stats = {",
+           "homepage: planted CPU slowdown")
+    branch("noop", "target_app/main.py", '"""The homepage and the health check."""',
+           '"""The homepage and the health check (no-op change)."""', "no-op docstring change")
+    branch("broken", "target_app/__init__.py", "import logging\n", "import logging\nimport no_such_module_x\n",
+           "target_app no longer imports")
+    branch("nplus1", "target_app/api.py", "        .options(selectinload(User.settings))\n", "",
+           "api: drop selectinload (N+1)")
+    return r
+
+
+def gate(repo, branch, tmp_path):
+    out_json = tmp_path / f"{branch}.json"
+    cmd = [sys.executable, "-m", "scripts", "compare", "main", branch, "--repo", str(repo.path),
+           "--json", str(out_json), *BENCH]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=900)
+    data = json.loads(out_json.read_text()) if out_json.exists() else None
+    return proc, data
+
+
+def test_planted_homepage_slowdown_fails_the_gate(repo, tmp_path):
+    proc, data = gate(repo, "slow", tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bench_pages.HomePage.time_homepage" in proc.stdout
+    assert "Performance regression" in proc.stdout
+    assert [f["id"] for f in data["findings"] if f["status"] == "regressed"] == [
+        "bench_pages.HomePage.time_homepage"
+    ]
+
+
+def test_noop_commit_passes_the_gate(repo, tmp_path):
+    proc, data = gate(repo, "noop", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No performance regression" in proc.stdout
+    assert data["exit_code"] == 0
+
+
+def test_head_that_does_not_import_cannot_be_decided(repo, tmp_path):
+    proc, data = gate(repo, "broken", tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("gate: could not decide: every benchmark failed on the head")
+    assert "does not build or import" in last
+
+
+def test_n_plus_1_fails_the_gate_through_the_statement_counter(repo, tmp_path):
+    proc, data = gate(repo, "nplus1", tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    counter = regressed["bench_counters.SqlStatements.track_statements('/api/users')"]
+    assert counter["before"] == 4 and counter["after"] == 23
+    assert "Counters that changed" in proc.stdout
