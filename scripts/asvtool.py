@@ -58,13 +58,16 @@ class Project:
 def machine_name(machine_file: Path | None = None) -> str:
     """The asv machine name, creating ~/.asv-machine.json without questions."""
     path = machine_file or Path.home() / ".asv-machine.json"
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, capture_output=True)
-    data = json.loads(path.read_text())
+    wanted = os.environ.get("ASV_MACHINE")
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists() or (wanted and wanted not in data):
+        cmd = [sys.executable, "-m", "asv", "machine", "--yes"] + (["--machine", wanted] if wanted else [])
+        subprocess.run(cmd, check=True, capture_output=True)
+        data = json.loads(path.read_text())
     names = [k for k in data if k != "version"]
     if not names:
         raise AsvError(f"{path} names no machine")
-    return os.environ.get("ASV_MACHINE") or names[0]
+    return wanted or names[0]
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""The GitHub workflows: actionlint, and the security rules the project keeps."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+UNTRUSTED = re.compile(
+    r"\$\{\{\s*github\.event\.(pull_request\.(title|body|head\.ref|head\.label)|"
+    r"workflow_run\.(head_branch|display_title|head_commit)|comment\.body|issue\.(title|body))"
+)
+
+
+def actionlint() -> str:
+    exe = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    if not Path(exe).exists():
+        pytest.fail("actionlint is not installed (pip install .[dev])")
+    return exe
+
+
+def load(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def test_there_are_the_four_workflows():
+    assert {p.name for p in WORKFLOWS} == {"tests.yml", "pr-benchmarks.yml", "pr-comment.yml", "main.yml"}
+
+
+def test_actionlint_passes():
+    proc = subprocess.run([actionlint(), "-no-color", *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    proc = subprocess.run([actionlint(), "-no-color", str(bad)], capture_output=True, text=True)
+    assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_default_permissions_are_empty(path):
+    assert load(path)["permissions"] == {}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_sha(path):
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            if "uses" in step:
+                assert SHA_PIN.match(step["uses"]), step["uses"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_user_controlled_values_never_reach_a_run_block(path):
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            assert not UNTRUSTED.search(step.get("run", "")), step.get("name")
+
+
+def test_pull_request_code_runs_read_only_and_without_secrets():
+    text = (ROOT / ".github/workflows/pr-benchmarks.yml").read_text()
+    data = load(ROOT / ".github/workflows/pr-benchmarks.yml")
+    assert "pull_request" in data["on"] and "pull_request_target" not in data["on"]
+    assert "secrets." not in text.replace("no secrets.", "")
+    assert "github.token" not in text
+    for job in data["jobs"].values():
+        assert set(job["permissions"].values()) <= {"read"}
+        for step in job["steps"]:
+            if "actions/checkout" in step.get("uses", ""):
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_only_the_comment_workflow_writes_to_pull_requests():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            perms = job.get("permissions", {})
+            if perms.get("pull-requests") == "write":
+                assert path.name == "pr-comment.yml"
+    comment = load(ROOT / ".github/workflows/pr-comment.yml")
+    assert "workflow_run" in comment["on"]
+    steps = comment["jobs"]["comment"]["steps"]
+    assert not any("actions/checkout" in s.get("uses", "") for s in steps), "must not check out PR code"
