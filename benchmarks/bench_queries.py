@@ -18,7 +18,9 @@ class UserLookup(Timed):
             raise RuntimeError(f"{LOOKUP_USERNAME} is not in the seeded database")
 
     def teardown(self):
-        self.session.close()
+        # asv_runner calls teardown even after setup skipped or failed.
+        if hasattr(self, "session"):
+            self.session.close()
 
     def time_lookup_by_username(self):
         self.session.scalar(self.stmt)
@@ -40,7 +42,9 @@ class SettingsQuery(Timed):
         self.site_stmt = select(Setting.key, Setting.value).where(Setting.user_id.is_(None))
 
     def teardown(self):
-        self.session.close()
+        # asv_runner calls teardown even after setup skipped or failed.
+        if hasattr(self, "session"):
+            self.session.close()
 
     def time_user_settings(self):
         self.session.execute(self.user_stmt).all()
@@ -85,8 +89,10 @@ class BulkInsert(Timed):
         self.session.expunge_all()
 
     def teardown(self, method):
-        self._clear()
-        self.session.close()
+        # asv_runner calls teardown even after setup skipped or failed.
+        if hasattr(self, "session"):
+            self._clear()
+            self.session.close()
 
     def time_insert_100(self, method):
         self.bulk(self.session, self.records, method=method)

@@ -40,7 +40,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         every_commit=args.every_commit,
     )
     print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}", flush=True)
-    report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish)
+    report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
+                         callgrind=args.callgrind)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test, not data)")
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
+    p.add_argument("--callgrind", action="store_true",
+                   help="also count instructions under valgrind (~45 s more per commit)")
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_history)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -49,7 +50,11 @@ def gate_config(project: Project, results_dir: Path) -> Path:
 
 def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | None = None,
              quick: bool = False, rounds: int = 3) -> Path:
-    """Run base and head into ``out_dir/results``, rounds interleaved between them."""
+    """Run base and head into ``out_dir/results``, rounds interleaved between them.
+
+    Instruction counts (callgrind) are on here, whatever the environment says.
+    """
+    os.environ["TARGET_APP_BENCH_CALLGRIND"] = "1"
     results_dir = out_dir / "results"
     config = gate_config(project, results_dir)
     gate_project = Project(project.root, str(config.relative_to(project.root)) if config.is_relative_to(

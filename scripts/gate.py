@@ -35,11 +35,12 @@ DEFAULT_FACTOR = 1.10
 # Deterministic counters and their declared tolerances: relative, absolute.
 # Statements are exact. Allocated bytes move by a few hundred bytes between
 # identical requests (measured: 0.1-2%), hence 3%. Instruction counts
-# (callgrind) repeat within 0.1%.
+# (callgrind) repeated within 0.04% for four operations and 0.16% for the
+# login page (its CSRF token) over three runs, hence 0.3%.
 COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
     "*.track_bytes": (0.03, 1024.0),
-    "*.track_instructions*": (0.001, 0.0),
+    "*.track_instructions*": (0.003, 0.0),
 }
 # Tracks where a higher value is better.
 HIGHER_IS_BETTER = ["*.track_throughput", "*.track_success_rate"]

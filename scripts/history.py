@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,9 +122,15 @@ def run_history(
     bench: list[str] | None = None,
     publish: bool = True,
     extra_asv_args: list[str] | None = None,
+    callgrind: bool = False,
     out=sys.stdout,
 ) -> HistoryReport:
-    """Measure each commit not measured yet, one asv run per commit, then publish."""
+    """Measure each commit not measured yet, one asv run per commit, then publish.
+
+    Instruction counts (callgrind, ~45 s a commit) are skipped unless
+    ``callgrind``: they would double the time of a history run.
+    """
+    os.environ["TARGET_APP_BENCH_CALLGRIND"] = "1" if callgrind else "0"
     machine = machine_name()
     report = HistoryReport(commits=commits)
     existing = load_results(project.results_dir, machine)

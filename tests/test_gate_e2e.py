@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -41,13 +42,17 @@ def repo(tmp_path_factory):
            "target_app no longer imports")
     branch("nplus1", "target_app/api.py", "        .options(selectinload(User.settings))\n", "",
            "api: drop selectinload (N+1)")
+    # About 2% more CPU on the homepage: sum(range(930)) costs ~145k of its ~7.2M instructions.
+    branch("cpu2", "target_app/main.py", "    db = get_session()\n    stats = {",
+           "    db = get_session()\n    sum(range(930))  # planted ~2% CPU\n    stats = {",
+           "homepage: planted 2% CPU slowdown")
     return r
 
 
-def gate(repo, branch, tmp_path):
+def gate(repo, branch, tmp_path, bench=BENCH):
     out_json = tmp_path / f"{branch}.json"
     cmd = [sys.executable, "-m", "scripts", "compare", "main", branch, "--repo", str(repo.path),
-           "--json", str(out_json), *BENCH]
+           "--json", str(out_json), *bench]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=900)
     data = json.loads(out_json.read_text()) if out_json.exists() else None
     return proc, data
@@ -85,3 +90,16 @@ def test_n_plus_1_fails_the_gate_through_the_statement_counter(repo, tmp_path):
     counter = regressed["bench_counters.SqlStatements.track_statements('/api/users')"]
     assert counter["before"] == 4 and counter["after"] == 23
     assert "Counters that changed" in proc.stdout
+
+
+@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
+                    reason="valgrind is not installed")
+def test_two_percent_cpu_is_caught_by_instruction_counts(repo, tmp_path):
+    proc, data = gate(repo, "cpu2", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    findings = {f["id"]: f for f in data["findings"]}
+    home = findings["bench_instructions.Instructions.track_instructions('homepage')"]
+    assert home["status"] == "regressed"
+    assert 1.01 < home["ratio"] < 1.04, home
+    others = [f for f in data["findings"] if f["status"] == "regressed" and f is not home]
+    assert others == [], others

@@ -1,0 +1,66 @@
+"""The callgrind driver: pure logic, and one real count of a tiny operation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from benchmarks import callgrind
+
+
+def test_child_script_brackets_each_operation_with_markers():
+    script = callgrind.child_script({"a": "x = 1", "b-c": "y = 2"}, "import sys", repeat=5, warmup=2)
+    compile(script, "<child>", "exec")
+    assert script.count("_os.getppid()") == 4
+    assert script.index("def _op_a") < script.index("def _op_b_c")
+    assert "_REPEAT, _WARMUP = 5, 2" in script
+
+
+def test_per_operation_takes_every_second_dump():
+    # dump 0: start-up and warm-up of a; 1: a x repeat; 2: warm-up of b; 3: b x repeat; 4: exit
+    totals = [1_650_000_000, 21_000_000, 5_000_000, 3_000_000, 10_000]
+    assert callgrind.per_operation(["a", "b"], totals, repeat=10) == {"a": 2_100_000.0, "b": 300_000.0}
+    with pytest.raises(RuntimeError, match="expected at least 4"):
+        callgrind.per_operation(["a", "b"], totals[:3], repeat=10)
+
+
+def test_parse_dumps_reads_totals_in_dump_order(tmp_path):
+    for n, total in [(2, 30), (1, 20), (10, 40)]:
+        (tmp_path / f"cg.out.{n}").write_text(f"events: Ir\nfn=x\n0 {total}\ntotals: {total}\n")
+    (tmp_path / "cg.out").write_text("events: Ir\nsummary: 10\n")  # written at exit: last
+    assert callgrind.parse_dumps(sorted(tmp_path.iterdir())) == [20, 30, 40, 10]
+    (tmp_path / "cg.out.11").write_text("events: Ir\n")
+    with pytest.raises(RuntimeError, match="no totals"):
+        callgrind.parse_dumps(sorted(tmp_path.iterdir()))
+
+
+def test_switch_and_missing_valgrind_skip(monkeypatch):
+    monkeypatch.setenv(callgrind.DISABLE_VARIABLE, "0")
+    with pytest.raises(NotImplementedError, match="switched off"):
+        callgrind.valgrind()
+    monkeypatch.delenv(callgrind.DISABLE_VARIABLE)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(NotImplementedError, match="not installed"):
+        callgrind.valgrind()
+
+
+needs_valgrind = pytest.mark.skipif(
+    not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
+    reason="valgrind is not installed (apt-get install valgrind)",
+)
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_real_count_of_a_tiny_operation_is_exact_and_proportional():
+    ops = {"small": "sum(range(1000))", "large": "sum(range(10000))"}
+    first = callgrind.count_instructions(ops, repeat=5, warmup=1)
+    second = callgrind.count_instructions(ops, repeat=5, warmup=1)
+    for name in ops:
+        assert abs(first[name] - second[name]) <= 0.001 * first[name], (first, second)
+    # Ten times the work costs about ten times the instructions.
+    assert 8 < first["large"] / first["small"] < 13, first
+    # Only the operation counts: no interpreter start-up (which is ~1e9).
+    assert first["small"] < 1_000_000, first
