@@ -22,7 +22,7 @@ OPERATIONS = {
     """,
 }
 
-SETUP = """
+CHILD_PROGRAM = """
 import os, re
 from sqlalchemy import select
 from target_app import create_app
@@ -68,7 +68,7 @@ class Instructions:
         db_path = seeded_db(password_method=CHEAP_HASH)
         try:
             env = {"CG_DB": str(db_path), "CG_USER": LOGIN_USERNAME, "CG_LOOKUP": LOOKUP_USERNAME}
-            counts = count_instructions(operations, SETUP, repeat=self.REPEAT, warmup=self.WARMUP, env=env)
+            counts = count_instructions(operations, CHILD_PROGRAM, repeat=self.REPEAT, warmup=self.WARMUP, env=env)
         finally:
             remove_db(db_path)
         return {"counts": counts}

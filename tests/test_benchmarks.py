@@ -205,3 +205,12 @@ def test_teardown_survives_a_skipped_setup(cls, name, combo):
     if hasattr(obj, "teardown"):
         extra = (None,) if hasattr(obj, "setup_cache") else ()
         obj.teardown(*extra, *combo)
+
+
+def test_no_module_attribute_shadows_asv_hooks():
+    """asv looks up setup/teardown by name, ignoring case: a constant named SETUP is taken as a hook."""
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        module = importlib.import_module(f"benchmarks.{info.name}")
+        for attr in vars(module):
+            if attr.lower() in ("setup", "teardown", "setup_cache"):
+                assert callable(getattr(module, attr)), f"{info.name}.{attr}"
