@@ -4,6 +4,7 @@ Commands:
   test      lint and run the test suite
   history   benchmark recent commits of target_app and publish the site
   compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
+  calibrate plant known regressions and prove the suite catches them
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
 """
@@ -78,6 +79,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.calibrate import PLANTS, main_calibrate
+
+    wanted = set(args.plants.split(",")) if args.plants else None
+    if wanted:
+        unknown = wanted - {p.key for p in PLANTS}
+        if unknown:
+            raise UserError(f"unknown plant(s): {', '.join(sorted(unknown))}; known: "
+                            f"{', '.join(p.key for p in PLANTS)}")
+    plants = tuple(p for p in PLANTS if wanted is None or p.key in wanted)
+    return main_calibrate(
+        Project(Path(args.repo).resolve()),
+        Path(args.out).resolve(),
+        factor=args.factor,
+        aa=args.aa,
+        plants=plants,
+        bench=args.bench,
+        quick=args.quick,
+        do_bisect=not args.no_bisect,
+        callgrind=not args.no_callgrind,
+    )
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
     from scripts.site import publish_site
@@ -141,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site-url", default="", help="history site URL for graph links")
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("calibrate", help="plant regressions in a throwaway history and prove they are caught")
+    p.add_argument("--out", default=str(ROOT / ".asv" / "calibration"), help="report folder")
+    p.add_argument("--factor", type=float, default=1.10)
+    p.add_argument("--aa", type=int, default=6, metavar="K", help="same-code runs of one commit (0 skips)")
+    p.add_argument("--plants", metavar="KEYS", help="comma-separated subset, e.g. a,c,noop1 (default: all)")
+    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
+    p.add_argument("--quick", action="store_true", help="one sample each (tests only: timings mean nothing)")
+    p.add_argument("--no-bisect", action="store_true", help="skip the asv find checks")
+    p.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("publish", help="publish the site from the recorded results")
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
