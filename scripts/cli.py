@@ -1,6 +1,7 @@
 """``python3 -m scripts COMMAND``: argument parsing in front of pure functions.
 
 Commands:
+  setup     create .venv with everything installed
   test      lint and run the test suite
   history   benchmark recent commits of target_app and publish the site
   compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
@@ -25,6 +26,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "."], cwd=ROOT)
     tests = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT)
     return tests.returncode or lint.returncode
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Nothing to do: reaching here means .venv exists and is up to date."""
+    print(f"ready: {ROOT / '.venv'} (activate with: . .venv/bin/activate)")
+    return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -131,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="set up .venv and run the linters and the tests; other options go to pytest")
     p.set_defaults(func=cmd_test, passthrough=True)
+
+    p = sub.add_parser("setup", help="create .venv and install everything, then stop")
+    p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("history", help="benchmark commits of target_app and publish the site")
     p.add_argument("--last", type=int, default=8, metavar="N",
