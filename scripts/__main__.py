@@ -7,14 +7,18 @@ import sys
 
 from scripts.bootstrap import ensure_venv
 
+COMMANDS = ("setup", "test", "history", "compare", "calibrate", "publish", "serve")
+
 
 def _entry() -> int:
     argv = sys.argv[1:]
-    if argv and argv[0] not in ("-h", "--help"):
+    # Set up .venv only for a real command: a typo gets argparse's one-line error at once.
+    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv):
         ensure_venv(argv)
     from scripts.cli import main
 
     return main(argv)
 
 
-sys.exit(_entry())
+if __name__ == "__main__":
+    sys.exit(_entry())
