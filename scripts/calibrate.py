@@ -144,6 +144,8 @@ class Report:
     noise: dict[str, float] = field(default_factory=dict)  # benchmark id -> IQR/median (median over runs)
     aa_min_ratio: dict[str, float] = field(default_factory=dict)  # id -> worst fastest-sample ratio in A/A
     smallest_cpu_caught: str = ""
+    suggested_factors: dict[str, float] = field(default_factory=dict)
+    rejudged: dict[str, dict] = field(default_factory=dict)  # plant key -> verdict with suggested factors
 
 
 def site_regressions(html_dir: Path) -> dict[str, set[str]]:
@@ -234,6 +236,47 @@ def noise_floors(dirs: list[Path], commit: str) -> tuple[dict[str, float], dict[
     return floors, worst
 
 
+def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float = 1.05) -> dict[str, float]:
+    """Per-timing factors that the A/A runs would not have crossed.
+
+    The gate flags a timing when its median *and* its fastest sample are
+    slower by the factor; for each benchmark this takes the worst such
+    same-code move over every pair of runs, adds ``margin``, and keeps it
+    where it is above the global ``factor``.
+    """
+    machine = machine_name()
+    runs = [r for r in (load_results(d, machine).get(commit) for d in dirs) if r is not None]
+    worst: dict[str, float] = {}
+    for i, a in enumerate(runs):
+        for b in runs[i + 1:]:
+            for first, second in ((a, b), (b, a)):
+                v = compare_results(first, second, factor=1.000001)
+                for f in v.findings:
+                    if f.kind != "time" or not f.ratio or f.before is None or f.after is None:
+                        continue
+                    move = min(f.ratio, f.min_ratio or f.ratio)
+                    worst[f.id] = max(worst.get(f.id, 1.0), move)
+    return {k: round(v * margin, 2) for k, v in sorted(worst.items()) if v * margin > factor}
+
+
+def rejudge(project: Project, workdir: Path, commits: dict[str, str], plants: tuple[Plant, ...],
+            factor: float, factors: dict[str, float]) -> dict[str, dict]:
+    """The gate's verdict on each plant again, with ``factors`` (no new runs)."""
+    results = workdir / "repo" / ".asv" / "results"
+    machine = machine_name()
+    loaded = load_results(results, machine)
+    order = ["base", *[p.key for p in plants]]
+    out = {}
+    for i, plant in enumerate(plants):
+        v = compare_results(loaded.get(commits[order[i]]), loaded.get(commits[plant.key]), factor=factor,
+                            factors=factors)
+        flagged = flagged_ids(v)
+        caught = bool(plant.expected) and v.exit_code == 1 and bool(matches(flagged, plant.expected))
+        out[plant.key] = {"exit": v.exit_code, "flagged": flagged, "caught": caught,
+                          "false_alarm": not plant.expected and v.exit_code != 0}
+    return out
+
+
 def svg_plot(noise: dict[str, float], path: Path) -> None:
     """A horizontal bar chart of IQR/median per timing, with the 3% target line."""
     items = sorted(noise.items(), key=lambda kv: -kv[1])
@@ -310,6 +353,10 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
             report.aa_pairs += 1
             report.aa_false_positives += [f"pair {i}: {f}" for f in flagged_ids(v)]
         report.noise, report.aa_min_ratio = noise_floors(dirs, commits["base"])
+        report.suggested_factors = suggest_factors(dirs, commits["base"], factor)
+        current = load_thresholds(project.root / "benchmarks" / "thresholds.toml")
+        merged = {**current, **{k: max(v, current.get(k, 0)) for k, v in report.suggested_factors.items()}}
+        report.rejudged = rejudge(project, workdir, commits, plants, factor, merged)
     home = report.aa_min_ratio.get("bench_pages.HomePage.time_homepage")
     caught_a = next((p.caught for p in report.plants if p.key == "a"), None)
     report.smallest_cpu_caught = (
@@ -341,6 +388,19 @@ def to_markdown(r: Report) -> str:
               f"{len(fps)} among the no-op commits.", ""]
     for fp in r.aa_false_positives:
         lines.append(f"- A/A {fp}")
+    if r.rejudged:
+        lines += ["", "## With per-benchmark factors from this A/A", "",
+                  "The same results judged again with the factors below (no new runs):", "",
+                  "| Plant | Gate exit | Result | Flagged |", "|---|---|---|---|"]
+        for key, v in r.rejudged.items():
+            result = ("caught" if v["caught"] else "**missed**") if key[:4] != "noop" else (
+                "**false alarm**" if v["false_alarm"] else "quiet (ok)")
+            flagged = ", ".join(f"`{f}`" for f in v["flagged"][:4]) + (" ..." if len(v["flagged"]) > 4 else "")
+            lines.append(f"| {key} | {v['exit']} | {result} | {flagged or '-'} |")
+        if r.suggested_factors:
+            lines += ["", "Suggested `benchmarks/thresholds.toml` factors:", "", "```toml", "[factors]"]
+            lines += [f'"{k}" = {v}' for k, v in r.suggested_factors.items()]
+            lines += ["```"]
     lines += ["", f"**Smallest CPU slowdown caught reliably:** {r.smallest_cpu_caught}", "",
               "## Noise floor (IQR/median, median over the A/A runs)", "", "| Benchmark | IQR/median | "
               "worst fastest-sample ratio, A/A |", "|---|---|---|"]

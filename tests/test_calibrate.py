@@ -85,3 +85,23 @@ def test_report_markdown_and_plot(tmp_path):
     assert "0 in 5 A/A pairs" in md
     svg_plot(r.noise, tmp_path / "noise.svg")
     assert (tmp_path / "noise.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.slow
+def test_short_end_to_end_calibration(tmp_path):
+    """Two plants (an N+1 and a failing route) and a no-op, counters only, one sample each."""
+    import os
+
+    out = tmp_path / "calibration"
+    env = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
+    cmd = [sys.executable, "-m", "scripts", "calibrate", "--out", str(out), "--plants", "noop1,c,h", "--aa", "0",
+           "--bench", "SqlStatements", "--quick", "--no-callgrind"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    by_key = {p["key"]: p for p in report["plants"]}
+    assert by_key["c"]["caught"] and by_key["c"]["at_exact_commit"]
+    assert by_key["c"]["bisect"] == by_key["c"]["commit"]
+    assert by_key["h"]["caught"]
+    assert not by_key["noop1"]["false_alarm"]
+    assert "| c | /api/users gets an N+1 query pattern |" in (out / "report.md").read_text()
