@@ -35,12 +35,14 @@ DEFAULT_FACTOR = 1.10
 # Deterministic counters and their declared tolerances: relative, absolute.
 # Statements are exact. Allocated bytes move by a few hundred bytes between
 # identical requests (measured: 0.1-2%), hence 3%. Instruction counts
-# (callgrind) repeated within 0.04% for four operations and 0.16% for the
-# login page (its CSRF token) over three runs, hence 0.3%.
+# (callgrind) repeat within 0.04% on one commit (0.19% for the login page,
+# whose CSRF token varies), but a change elsewhere in target_app moved an
+# untouched operation by up to 0.65% in the calibration history, hence 1%:
+# still well below the 2% slowdown it is there to catch.
 COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
     "*.track_bytes": (0.03, 1024.0),
-    "*.track_instructions*": (0.003, 0.0),
+    "*.track_instructions*": (0.01, 0.0),
 }
 # Tracks where a higher value is better.
 HIGHER_IS_BETTER = ["*.track_throughput", "*.track_success_rate"]
