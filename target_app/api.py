@@ -27,27 +27,26 @@ def me():
     return jsonify(user=g.user.to_dict())
 
 
-@bp.get("/users")
-@api_login_required
-def users():
+def _page(model, query) -> tuple[list, dict]:
+    """One page of ``query`` by the ``page``/``per_page`` arguments, and the paging facts."""
     page = positive_int(request.args, "page", 1)
     per_page = positive_int(request.args, "per_page", 20, current_app.config["API_MAX_PER_PAGE"])
     db = get_session()
-    total = db.scalar(select(func.count()).select_from(User))
-    rows = db.scalars(
+    total = db.scalar(select(func.count()).select_from(model))
+    rows = db.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, {"page": page, "per_page": per_page, "total": total, "pages": (total + per_page - 1) // per_page}
+
+
+@bp.get("/users")
+@api_login_required
+def users():
+    rows, meta = _page(
+        User,
         select(User)
         .options(selectinload(User.settings))
-        .order_by(User.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return jsonify(
-        users=[u.to_dict(with_settings=True) for u in rows],
-        page=page,
-        per_page=per_page,
-        total=total,
-        pages=(total + per_page - 1) // per_page,
+        .order_by(User.id),
     )
+    return jsonify(users=[u.to_dict(with_settings=True) for u in rows], **meta)
 
 
 @bp.get("/users/<username>")
@@ -63,17 +62,12 @@ def user(username: str):
 @api_login_required
 def posts():
     """Newest posts first, with their authors, paginated like /api/users."""
-    page = positive_int(request.args, "page", 1)
-    per_page = positive_int(request.args, "per_page", 20, current_app.config["API_MAX_PER_PAGE"])
-    db = get_session()
-    total = db.scalar(select(func.count()).select_from(Post))
-    rows = db.scalars(
+    rows, meta = _page(
+        Post,
         select(Post)
         .options(joinedload(Post.author))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+        .order_by(Post.created_at.desc(), Post.id.desc()),
+    )
     return jsonify(
         posts=[
             {
@@ -85,10 +79,7 @@ def posts():
             }
             for p in rows
         ],
-        page=page,
-        per_page=per_page,
-        total=total,
-        pages=(total + per_page - 1) // per_page,
+        **meta,
     )
 
 
