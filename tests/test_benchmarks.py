@@ -30,7 +30,7 @@ def discover():
             continue
         module = importlib.import_module(f"benchmarks.{info.name}")
         for cls_name, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ != module.__name__:
+            if cls.__module__ != module.__name__ or cls_name.startswith("_"):  # asv skips "_" names
                 continue
             for name, _ in inspect.getmembers(cls, inspect.isfunction):
                 if name.startswith(PREFIXES):
@@ -214,3 +214,19 @@ def test_no_module_attribute_shadows_asv_hooks():
         for attr in vars(module):
             if attr.lower() in ("setup", "teardown", "setup_cache"):
                 assert callable(getattr(module, attr)), f"{info.name}.{attr}"
+
+
+def test_asv_check_passes_and_discovers_every_benchmark():
+    """`asv check` in this interpreter: the suite imports and every benchmark is well-formed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No problems found" in proc.stdout
+    import json
+
+    discovered = set(json.loads((ROOT / ".asv" / "results" / "benchmarks.json").read_text())) - {"version"}
+    expected = {p.id.split("[")[0] for p in ALL}
+    assert discovered == expected

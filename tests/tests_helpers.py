@@ -20,7 +20,7 @@ def benchmark_ids() -> list[str]:
             continue
         module = importlib.import_module(f"benchmarks.{info.name}")
         for cls_name, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ != module.__name__:
+            if cls.__module__ != module.__name__ or cls_name.startswith("_"):  # asv skips "_" names
                 continue
             for name, _ in inspect.getmembers(cls, inspect.isfunction):
                 if not name.startswith(PREFIXES):
