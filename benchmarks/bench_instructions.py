@@ -2,7 +2,7 @@
 
 On this project's shared 2-core VM a timing is only good to ~10%; the same
 commit gives the same instruction count within 0.1%, so a 2% CPU regression
-shows. Needs valgrind (skipped without it) and costs ~40 s per commit; set
+shows. Needs valgrind (skipped without it) and costs ~20 s per commit; set
 TARGET_APP_BENCH_CALLGRIND=0 to skip it (``history`` does unless
 ``--callgrind``; the gate keeps it on).
 """

@@ -64,3 +64,16 @@ def test_real_count_of_a_tiny_operation_is_exact_and_proportional():
     assert 8 < first["large"] / first["small"] < 13, first
     # Only the operation counts: no interpreter start-up (which is ~1e9).
     assert first["small"] < 1_000_000, first
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_without_a_working_vgdb_the_count_is_taken_instrumented_from_the_start(monkeypatch):
+    ops = {"small": "sum(range(1000))"}
+    fast = callgrind.count_instructions(ops, repeat=5, warmup=1)
+    real_which = shutil.which
+    # vgdb that fails the way it does without ptrace rights: the child exits
+    # NO_TOGGLE_EXIT and the run is repeated, instrumented from the start.
+    monkeypatch.setattr(shutil, "which", lambda name: "/bin/false" if name == "vgdb" else real_which(name))
+    slow = callgrind.count_instructions(ops, repeat=5, warmup=1)
+    assert fast == slow  # the same code and the same heap: the same count
