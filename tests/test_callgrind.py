@@ -77,3 +77,10 @@ def test_without_a_working_vgdb_the_count_is_taken_instrumented_from_the_start(m
     monkeypatch.setattr(shutil, "which", lambda name: "/bin/false" if name == "vgdb" else real_which(name))
     slow = callgrind.count_instructions(ops, repeat=5, warmup=1)
     assert fast == slow  # the same code and the same heap: the same count
+
+
+def test_every_operation_is_counted_in_exactly_one_group():
+    from benchmarks.bench_instructions import GROUPS, OPERATIONS
+
+    names = [name for group in GROUPS for name in group]
+    assert sorted(names) == sorted(OPERATIONS)
