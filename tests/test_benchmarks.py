@@ -7,8 +7,6 @@ deterministic counters hold their known values. It times nothing.
 from __future__ import annotations
 
 import importlib
-import inspect
-import itertools
 import os
 import pkgutil
 import shutil
@@ -16,30 +14,17 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from tests_helpers import benchmark_methods
 
 import benchmarks
 from benchmarks import common
 
-PREFIXES = ("time_", "track_", "mem_", "peakmem_", "timeraw_")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def discover():
-    for info in pkgutil.iter_modules(benchmarks.__path__):
-        if not info.name.startswith("bench_"):
-            continue
-        module = importlib.import_module(f"benchmarks.{info.name}")
-        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ != module.__name__ or cls_name.startswith("_"):  # asv skips "_" names
-                continue
-            for name, _ in inspect.getmembers(cls, inspect.isfunction):
-                if name.startswith(PREFIXES):
-                    params = getattr(cls, "params", [[]])
-                    if params and not isinstance(params[0], list | tuple):
-                        params = [params]
-                    combos = list(itertools.product(*params)) if params != [[]] else [()]
-                    for combo in combos:
-                        yield pytest.param(cls, name, combo, id=f"{info.name}.{cls_name}.{name}{list(combo) or ''}")
+    for module, cls, name, combo in benchmark_methods():
+        yield pytest.param(cls, name, combo, id=f"{module}.{cls.__name__}.{name}{list(combo) or ''}")
 
 
 ALL = list(discover())

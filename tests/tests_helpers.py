@@ -6,15 +6,15 @@ import importlib
 import inspect
 import itertools
 import pkgutil
+from collections.abc import Iterator
 
 PREFIXES = ("time_", "track_", "mem_", "peakmem_", "timeraw_")
 
 
-def benchmark_ids() -> list[str]:
-    """Every benchmark id with its parameters, as asv and the gate spell them."""
+def benchmark_methods() -> Iterator[tuple[str, type, str, tuple]]:
+    """(module, class, method, parameter combination) of every benchmark asv runs."""
     import benchmarks
 
-    ids = []
     for info in pkgutil.iter_modules(benchmarks.__path__):
         if not info.name.startswith("bench_"):
             continue
@@ -25,13 +25,16 @@ def benchmark_ids() -> list[str]:
             for name, _ in inspect.getmembers(cls, inspect.isfunction):
                 if not name.startswith(PREFIXES):
                     continue
-                base = f"{info.name}.{cls_name}.{name}"
                 params = getattr(cls, "params", [])
                 if params and not isinstance(params[0], list | tuple):
                     params = [params]
-                if not params:
-                    ids.append(base)
-                    continue
-                for combo in itertools.product(*params):
-                    ids.append(f"{base}({', '.join(repr(v) for v in combo)})")
-    return ids
+                for combo in itertools.product(*params) if params else [()]:
+                    yield info.name, cls, name, combo
+
+
+def benchmark_ids() -> list[str]:
+    """Every benchmark id with its parameters, as asv and the gate spell them."""
+    return [
+        f"{module}.{cls.__name__}.{name}" + (f"({', '.join(repr(v) for v in combo)})" if combo else "")
+        for module, cls, name, combo in benchmark_methods()
+    ]
