@@ -69,3 +69,41 @@ class AllocatedBytes:
         return round(min(peaks) / 1024) * 1024
 
     track_bytes.unit = "bytes"
+
+
+class PoolConnections:
+    """New database connections the app's engine opens over 100 checkouts.
+
+    A pool opens one connection and hands it out again and again; an engine
+    that stops pooling (a NullPool, say) opens one per checkout. The time of
+    a checkout is bench_queries.ConnectionPool's job; this is the count.
+    """
+
+    CHECKOUTS = 100
+
+    def setup(self):
+        from sqlalchemy import event
+
+        self.engine = fixture(logged_in=False).engine()
+        self.engine.dispose()  # start from an empty pool
+        self.opened = 0
+
+        def count(*_):
+            self.opened += 1
+
+        self._count = count
+        event.listen(self.engine, "connect", count)
+
+    def teardown(self):
+        if hasattr(self, "_count"):  # asv_runner calls teardown after a skipped setup too
+            from sqlalchemy import event
+
+            event.remove(self.engine, "connect", self._count)
+
+    def track_connections(self):
+        for _ in range(self.CHECKOUTS):
+            with self.engine.connect():
+                pass
+        return self.opened
+
+    track_connections.unit = "connections"

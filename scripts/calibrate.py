@@ -76,7 +76,7 @@ PLANTS: tuple[Plant, ...] = (
          "                pool_size=pool_size,\n                pool_recycle=pool_recycle,\n",
          "            from sqlalchemy.pool import NullPool\n\n            engine = create_engine(\n"
          "                url,\n                echo=echo,\n                poolclass=NullPool,\n"),
-    ), (r"ConnectionPool\.time_acquire_connection",)),
+    ), (r"ConnectionPool\.time_acquire_connection", r"PoolConnections\.track_connections")),
     Plant("g", "the bulk insert commits row by row", (
         ("target_app/bulk.py", '            session.execute(insert(User), rows)\n',
          '            for row in rows:\n                session.execute(insert(User), [row])\n'

@@ -148,6 +148,27 @@ def test_allocated_bytes_repeat_within_tolerance():
         assert max(values) - min(values) <= 0.01 * min(values) + 1024, (route, values)
 
 
+def test_pool_opens_one_connection_for_a_hundred_checkouts_and_a_nullpool_a_hundred():
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from benchmarks.bench_counters import PoolConnections
+
+    bench = PoolConnections()
+    for _ in range(2):  # asv runs setup, body, teardown once per round
+        bench.setup()
+        assert bench.track_connections() == 1
+        bench.teardown()
+    # The regression it exists for: an engine that no longer pools.
+    url = bench.engine.url
+    bench.engine = create_engine(url, poolclass=NullPool)
+    bench.opened = 0
+    from sqlalchemy import event
+
+    event.listen(bench.engine, "connect", bench._count)
+    assert bench.track_connections() == PoolConnections.CHECKOUTS
+
+
 def test_bulk_insert_leaves_table_size_unchanged():
     from sqlalchemy import func, select
 
