@@ -1,8 +1,9 @@
 """CPU instructions per operation, counted by callgrind: exact where timings drift.
 
-On this project's shared 2-core VM a timing is only good to ~10%; the same
-commit gives the same instruction count within 0.1%, so a 2% CPU regression
-shows. Needs valgrind (skipped without it) and costs ~15 s per commit; set
+On this project's shared 2-core VM a timing is only good to ~30%; the same
+program gives the same instruction count every time, and a change elsewhere
+moves an operation's count by up to ~2-3% (where objects land in memory),
+so a CPU regression of ~6% shows. Needs valgrind (skipped without it) and costs ~15 s per commit; set
 TARGET_APP_BENCH_CALLGRIND=0 to skip it (``history`` does unless
 ``--callgrind``; the gate keeps it on).
 """

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from scripts.asvtool import Project, load_results, machine_name
 from scripts.errors import UserError
-from scripts.gate import DEFAULT_FACTOR, compare_results, load_budgets, load_thresholds
+from scripts.gate import COUNTER_TOLERANCES, DEFAULT_FACTOR, compare_results, load_budgets, load_thresholds
 from scripts.history import git
 
 
@@ -236,13 +236,17 @@ def noise_floors(dirs: list[Path], commit: str) -> tuple[dict[str, float], dict[
     return floors, worst
 
 
-def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float = 1.05) -> dict[str, float]:
+def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float = 1.25) -> dict[str, float]:
     """Per-timing factors that the A/A runs would not have crossed.
 
     The gate flags a timing when its median *and* its fastest sample are
     slower by the factor; for each benchmark this takes the worst such
-    same-code move over every pair of runs, adds ``margin``, and keeps it
+    same-code move over every pair of runs, times ``margin``, and keeps it
     where it is above the global ``factor``.
+
+    Six runs see only part of the tail: with a margin of 1.05, three of the
+    four no-op commits of the 2026-11-27 calibration still failed the gate;
+    with 1.25, none did, and all eight plants were still caught.
     """
     machine = machine_name()
     runs = [r for r in (load_results(d, machine).get(commit) for d in dirs) if r is not None]
@@ -273,7 +277,7 @@ def rejudge(project: Project, workdir: Path, commits: dict[str, str], plants: tu
         flagged = flagged_ids(v)
         caught = bool(plant.expected) and v.exit_code == 1 and bool(matches(flagged, plant.expected))
         out[plant.key] = {"exit": v.exit_code, "flagged": flagged, "caught": caught,
-                          "false_alarm": not plant.expected and v.exit_code != 0}
+                          "false_alarm": not plant.expected and v.exit_code == 1}
     return out
 
 
@@ -328,7 +332,10 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         check = PlantCheck(plant.key, plant.title, commit[:8], list(plant.expected), verdict.exit_code, flagged,
                            site)
         if plant.is_noop:
-            check.false_alarm = verdict.exit_code != 0 or bool(site)
+            # Crying wolf is claiming a regression (exit 1), here or on the
+            # site. Exit 2 ("could not decide": a benchmark fails on both
+            # sides, as after plant h) claims nothing.
+            check.false_alarm = verdict.exit_code == 1 or bool(site)
         else:
             check.caught = verdict.exit_code == 1 and bool(matches(flagged, plant.expected))
             check.at_exact_commit = bool(matches(site, plant.expected))
@@ -359,10 +366,11 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         report.rejudged = rejudge(project, workdir, commits, plants, factor, merged)
     home = report.aa_min_ratio.get("bench_pages.HomePage.time_homepage")
     caught_a = next((p.caught for p in report.plants if p.key == "a"), None)
+    tolerance = COUNTER_TOLERANCES["*.track_instructions*"][0]
     report.smallest_cpu_caught = (
-        "instructions: ~2% (counter tolerance 0.3%, measured spread <=0.16%); "
-        f"homepage timing: the 10% plant {'was' if caught_a else 'was NOT'} caught; same-code fastest samples "
-        f"moved up to x{home:.3f}" if home else "instructions: ~2%; homepage timing: no A/A data"
+        f"instructions: above their {tolerance:.0%} tolerance (the gate's end-to-end test plants ~6%); "
+        f"homepage timing: the 10% plant {'was' if caught_a else 'was NOT'} caught"
+        + (f"; same-code fastest samples moved up to x{home:.3f}" if home else "; no A/A data")
     )
     report.wall_seconds = time.monotonic() - start
     return report
@@ -378,7 +386,8 @@ def to_markdown(r: Report) -> str:
         if p.expected:
             caught, exact = ("yes" if p.caught else "**no**"), ("yes" if p.at_exact_commit else "**no**")
         else:
-            caught = "false alarm" if p.false_alarm else "quiet (ok)"
+            caught = "false alarm" if p.false_alarm else (
+                "undecided (ok: fails on both sides)" if p.gate_exit == 2 else "quiet (ok)")
             exact = ", ".join(p.site_flagged) or "-"
         flagged = ", ".join(f"`{f}`" for f in p.gate_flagged[:4]) + (" ..." if len(p.gate_flagged) > 4 else "")
         lines.append(f"| {p.key} | {p.title} | `{p.commit}` | {p.gate_exit} | {caught} | {exact} | "

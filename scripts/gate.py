@@ -33,17 +33,20 @@ from scripts.asvtool import CommitResult
 DEFAULT_FACTOR = 1.10
 
 # Deterministic counters and their declared tolerances: relative, absolute.
-# Statements are exact. Allocated bytes move by a few hundred bytes between
-# identical requests (measured: 0.1-2%), hence 3%. Instruction counts
-# (callgrind) repeat within 0.04% on one commit (0.19% for the login page,
-# whose CSRF token varies), but a change elsewhere in target_app moved an
-# untouched operation by up to 0.65% in the calibration history, hence 1%:
-# still well below the 2% slowdown it is there to catch.
+# Statements and pool connections are exact. Allocated bytes move by a few
+# hundred bytes between identical requests (measured: 0.1-2%), hence 3%.
+# Instruction counts (callgrind) repeat exactly for the same program, but
+# they depend on where objects land in memory: the same operation measured
+# after a different set-up counted up to 1.9% apart (homepage) and 2.9%
+# (user lookup, 380k instructions), and the calibration history flagged
+# untouched operations at 1%. Hence 3%, and 5% for the tiny user lookup
+# (a dropped index costs it 100x). The first matching pattern wins.
 COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
     "*.track_connections": (0.0, 0.0),
     "*.track_bytes": (0.03, 1024.0),
-    "*.track_instructions*": (0.01, 0.0),
+    "*.track_instructions('user_lookup')": (0.05, 0.0),
+    "*.track_instructions*": (0.03, 0.0),
 }
 # Tracks where a higher value is better.
 HIGHER_IS_BETTER = ["*.track_throughput", "*.track_success_rate"]
