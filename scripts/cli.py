@@ -74,6 +74,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         merge_base=not args.no_merge_base,
         enforce_budgets=True if args.enforce_budgets else None,
+        confirm=not args.no_confirm,
     )
     md = write_outputs(
         verdict,
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one sample each (smoke test only)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per benchmark (3)")
     p.add_argument("--enforce-budgets", action="store_true", help="every violated budget fails the gate")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="do not re-run a timing regression to confirm it (by default only a timing that "
+                        "regresses in two interleaved runs fails the gate)")
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from scripts.asvtool import Project, load_results, machine_name
 from scripts.errors import UserError
-from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, load_budgets, load_thresholds
+from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, confirm_timings, load_budgets, load_thresholds
 from scripts.history import git
 
 
@@ -92,8 +94,13 @@ def gate(
     merge_base: bool = True,
     out_dir: Path | None = None,
     enforce_budgets: bool | None = None,
+    confirm: bool = True,
 ) -> Verdict:
-    """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv run."""
+    """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv runs.
+
+    With ``confirm``, a timing that regressed is run again, base and head
+    interleaved, and stays a regression only if it regresses again.
+    """
     if factor <= 1.0:
         raise UserError("--factor must be greater than 1")
     machine = machine_name()
@@ -119,7 +126,19 @@ def gate(
     factors = load_thresholds(project.root / "benchmarks" / "thresholds.toml")
     # A per-benchmark factor never loosens below the one asked for.
     factors = {k: max(v, factor) for k, v in factors.items()}
-    return compare_results(base_res, head_res, factor=factor, factors=factors, budgets=budgets)
+    verdict = compare_results(base_res, head_res, factor=factor, factors=factors, budgets=budgets)
+    suspects = sorted({f.benchmark for f in verdict.regressions if f.kind == "time"})
+    if run and confirm and suspects and not (base_results or head_results):
+        print(f"[gate] confirming {len(suspects)} timing regression(s) with a second interleaved run", file=sys.stderr,
+              flush=True)
+        out = (out_dir or project.root / ".asv" / "gate") / "confirm"
+        shutil.rmtree(out, ignore_errors=True)
+        regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
+        again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), machine)
+        second = compare_results(again.get(pair.base), again.get(pair.head), factor=factor, factors=factors)
+        for f in confirm_timings(verdict, second):
+            print(f"[gate] not confirmed: {f.id}", file=sys.stderr, flush=True)
+    return verdict
 
 
 def print_reason(verdict: Verdict) -> None:

@@ -297,6 +297,26 @@ def _judge(f: Finding, factor: float, b_stats, h_stats, b_samp, h_samp) -> None:
         f.status = "improved"
 
 
+def confirm_timings(first: Verdict, second: Verdict) -> list[Finding]:
+    """Keep a timing regression only where a second, independent run shows it too.
+
+    On a machine whose speed wanders for seconds at a time, one run's timing
+    can cross any factor by chance; a real slowdown crosses it again. Every
+    other kind of finding is deterministic and stands as it is. Returns the
+    findings demoted to noise.
+    """
+    again = {f.id for f in second.regressions}
+    demoted = []
+    for f in first.findings:
+        if f.status == "regressed" and f.kind == "time" and f.before is not None and f.after is not None \
+                and f.id not in again:
+            f.status = "unchanged"
+            f.note = (f"median slower (×{f.ratio:.2f}) in the first run only; a second interleaved run did not "
+                      "confirm it: machine noise")
+            demoted.append(f)
+    return demoted
+
+
 def load_thresholds(path: Path) -> dict[str, float]:
     """Per-benchmark timing factors (benchmarks/thresholds.toml), set from measured noise."""
     if not path.exists():

@@ -185,3 +185,27 @@ def test_bad_input_is_one_line_and_exit_2(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
+
+
+def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
+    from scripts.gate import confirm_timings
+
+    base = result("a" * 40, **{HOME: 0.004, STMT: (4.0, [["'/'"]])})
+    head = result("b" * 40, **{HOME: 0.006, STMT: (9.0, [["'/'"]])})
+    first = compare_results(base, head)
+    assert {f.id for f in first.regressions} == {"bench_pages.HomePage.time_homepage",
+                                                 "bench_counters.SqlStatements.track_statements('/')"}
+    # The second run sees the same timing: confirmed, nothing demoted.
+    again = compare_results(base, result("c" * 40, **{HOME: 0.006}))
+    assert confirm_timings(first, again) == []
+    assert first.exit_code == 1
+    # The second run does not: the timing is noise; the counter still fails the gate.
+    quiet = compare_results(base, result("c" * 40, **{HOME: 0.004}))
+    demoted = confirm_timings(first, quiet)
+    assert [f.id for f in demoted] == ["bench_pages.HomePage.time_homepage"]
+    assert [f.id for f in first.regressions] == ["bench_counters.SqlStatements.track_statements('/')"]
+    assert "did not confirm" in to_markdown(first)
+    # Without the counter, nothing is left: the gate passes.
+    only_time = compare_results(base, result("b" * 40, **{HOME: 0.006}))
+    confirm_timings(only_time, quiet)
+    assert only_time.exit_code == 0
