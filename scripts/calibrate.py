@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scripts.asvtool import Project, load_results, machine_name
+from scripts.compare import Pair, confirm_run
 from scripts.errors import UserError
 from scripts.gate import COUNTER_TOLERANCES, DEFAULT_FACTOR, compare_results, load_budgets, load_thresholds
 from scripts.history import git
@@ -172,13 +173,16 @@ def matches(ids, patterns) -> list[str]:
     return [i for i in ids if any(re.search(p, i) for p in patterns)]
 
 
+def _factors(project: Project, factor: float) -> dict[str, float]:
+    return {k: max(v, factor) for k, v in load_thresholds(project.root / "benchmarks" / "thresholds.toml").items()}
+
+
 def _gate_existing(project: Project, results: Path, base: str, head: str, factor: float,
                    base_results: Path | None = None):
     machine = machine_name()
     b = load_results(base_results or results, machine).get(base)
     h = load_results(results, machine).get(head)
-    factors = {k: max(v, factor) for k, v in load_thresholds(project.root / "benchmarks" / "thresholds.toml").items()}
-    return compare_results(b, h, factor=factor, factors=factors,
+    return compare_results(b, h, factor=factor, factors=_factors(project, factor),
                            budgets=load_budgets(project.root / "benchmarks" / "budgets.toml"))
 
 
@@ -327,6 +331,10 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
     for i, plant in enumerate(plants):
         parent, commit = commits[order[i]], commits[plant.key]
         verdict = _gate_existing(project, clone.results_dir, parent, commit, factor)
+        # As the gate does: a timing regression must show again in a second,
+        # interleaved run of base and head.
+        confirm_run(clone, Pair(parent, commit), verdict, factor=factor, factors=_factors(project, factor),
+                    out=workdir / "confirm" / plant.key, quick=quick)
         flagged = flagged_ids(verdict)
         site = sorted(name for name, at in regs.items() if commit in at)
         check = PlantCheck(plant.key, plant.title, commit[:8], list(plant.expected), verdict.exit_code, flagged,

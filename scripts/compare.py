@@ -127,18 +127,29 @@ def gate(
     # A per-benchmark factor never loosens below the one asked for.
     factors = {k: max(v, factor) for k, v in factors.items()}
     verdict = compare_results(base_res, head_res, factor=factor, factors=factors, budgets=budgets)
-    suspects = sorted({f.benchmark for f in verdict.regressions if f.kind == "time"})
-    if run and confirm and suspects and not (base_results or head_results):
-        print(f"[gate] confirming {len(suspects)} timing regression(s) with a second interleaved run", file=sys.stderr,
-              flush=True)
+    if run and confirm and not (base_results or head_results):
         out = (out_dir or project.root / ".asv" / "gate") / "confirm"
-        shutil.rmtree(out, ignore_errors=True)
-        regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
-        again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), machine)
-        second = compare_results(again.get(pair.base), again.get(pair.head), factor=factor, factors=factors)
-        for f in confirm_timings(verdict, second):
-            print(f"[gate] not confirmed: {f.id}", file=sys.stderr, flush=True)
+        confirm_run(project, pair, verdict, factor=factor, factors=factors, out=out, quick=quick, rounds=rounds)
     return verdict
+
+
+def confirm_run(project: Project, pair: Pair, verdict: Verdict, *, factor: float, factors: dict[str, float],
+                out: Path, quick: bool = False, rounds: int = 3) -> list:
+    """Run the timings that regressed again (base and head interleaved) and
+    demote those that do not regress again. Returns the demoted findings."""
+    suspects = sorted({f.benchmark for f in verdict.regressions if f.kind == "time"})
+    if not suspects:
+        return []
+    print(f"[gate] confirming {len(suspects)} timing regression(s) with a second interleaved run", file=sys.stderr,
+          flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
+    again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), machine_name())
+    second = compare_results(again.get(pair.base), again.get(pair.head), factor=factor, factors=factors)
+    demoted = confirm_timings(verdict, second)
+    for f in demoted:
+        print(f"[gate] not confirmed: {f.id}", file=sys.stderr, flush=True)
+    return demoted
 
 
 def print_reason(verdict: Verdict) -> None:
