@@ -137,12 +137,14 @@ def confirm_run(project: Project, pair: Pair, verdict: Verdict, *, factor: float
                 out: Path, quick: bool = False, rounds: int = 3) -> list:
     """Run the timings that regressed again (base and head interleaved) and
     demote those that do not regress again. Returns the demoted findings."""
-    suspects = sorted({f.benchmark for f in verdict.regressions if f.kind == "time"})
+    suspects = sorted({f.id for f in verdict.regressions if f.kind == "time"})
     if not suspects:
         return []
     print(f"[gate] confirming {len(suspects)} timing regression(s) with a second interleaved run", file=sys.stderr,
           flush=True)
     shutil.rmtree(out, ignore_errors=True)
+    # asv matches a parameterized benchmark's regex against "name(params)":
+    # the finding's id, so only the suspect parameters run again.
     regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
     again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), machine_name())
     second = compare_results(again.get(pair.base), again.get(pair.head), factor=factor, factors=factors)
