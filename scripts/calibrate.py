@@ -250,7 +250,9 @@ def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float 
 
     Six runs see only part of the tail: with a margin of 1.05, three of the
     four no-op commits of the 2026-11-27 calibration still failed the gate;
-    with 1.25, none did, and all eight plants were still caught.
+    with 1.25, none did, and all eight plants were still caught. A fresh
+    calibration still had one no-op fail on a timing: the gate's
+    confirmation run, not the margin, is what stops that.
     """
     machine = machine_name()
     runs = [r for r in (load_results(d, machine).get(commit) for d in dirs) if r is not None]
