@@ -2,8 +2,9 @@
 
 On this project's shared 2-core VM a timing is only good to ~30%; the same
 program gives the same instruction count every time, and a change elsewhere
-moves an operation's count by up to ~2-3% (where objects land in memory),
-so a CPU regression of ~6% shows. Needs valgrind (skipped without it) and costs ~15 s per commit; set
+in target_app moved an untouched operation by at most 0.65% over two
+calibration histories, so a 2% CPU regression shows. Needs valgrind
+(skipped without it) and costs ~15 s per commit; set
 TARGET_APP_BENCH_CALLGRIND=0 to skip it (``history`` does unless
 ``--callgrind``; the gate keeps it on).
 """

@@ -35,18 +35,23 @@ DEFAULT_FACTOR = 1.10
 # Deterministic counters and their declared tolerances: relative, absolute.
 # Statements and pool connections are exact. Allocated bytes move by a few
 # hundred bytes between identical requests (measured: 0.1-2%), hence 3%.
-# Instruction counts (callgrind) repeat exactly for the same program, but
-# they depend on where objects land in memory: the same operation measured
-# after a different set-up counted up to 1.9% apart (homepage) and 2.9%
-# (user lookup, 380k instructions), and the calibration history flagged
-# untouched operations at 1%. Hence 3%, and 5% for the tiny user lookup
-# (a dropped index costs it 100x). The first matching pattern wins.
+# Instruction counts (callgrind) repeat exactly for the same program, and
+# move a little with where objects land in memory when other code changes:
+# over the 24 commit pairs of two calibration histories, an operation that a
+# commit did not touch moved by at most +0.65% (homepage); the user lookup
+# (380k instructions) once moved by -2.1%. Hence 1%, which still catches the
+# 2% homepage slowdown that tests/test_gate_e2e.py plants, and 3% for the
+# user lookup (a dropped index costs it 7.7x). Programs laid out more
+# differently (other operations measured before it) moved the homepage by up
+# to 1.9% and the user lookup by 4.2%: re-measure both sides with today's
+# suite, as the gate does, rather than compare with results of another suite.
+# The first matching pattern wins; a pattern may name one parameter.
 COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
     "*.track_connections": (0.0, 0.0),
     "*.track_bytes": (0.03, 1024.0),
-    "*.track_instructions('user_lookup')": (0.05, 0.0),
-    "*.track_instructions*": (0.03, 0.0),
+    "*.track_instructions('user_lookup')": (0.03, 0.0),
+    "*.track_instructions*": (0.01, 0.0),
 }
 # Tracks where a higher value is better.
 HIGHER_IS_BETTER = ["*.track_throughput", "*.track_success_rate"]
@@ -255,7 +260,8 @@ def _judge(f: Finding, factor: float, b_stats, h_stats, b_samp, h_samp) -> None:
             f.status = "improved"
         return
     if f.kind == "counter":
-        rel, abs_tol = COUNTER_TOLERANCES[_match(f.benchmark, COUNTER_TOLERANCES)]
+        # A pattern may name one parameter ("...('user_lookup')"): try the id first.
+        rel, abs_tol = COUNTER_TOLERANCES[_match(f.id, COUNTER_TOLERANCES) or _match(f.benchmark, COUNTER_TOLERANCES)]
         f.significant = True
         limit = before * (1 + rel) + abs_tol
         if after > limit:

@@ -209,3 +209,17 @@ def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
     only_time = compare_results(base, result("b" * 40, **{HOME: 0.006}))
     confirm_timings(only_time, quiet)
     assert only_time.exit_code == 0
+
+
+def test_instruction_tolerance_is_1_percent_and_3_for_the_user_lookup():
+    name = "bench_instructions__Instructions__track_instructions"
+    ops = [["'homepage'", "'login_page'", "'user_lookup'"]]
+    base = result("a" * 40, **{name: ([7.2e6, 2.3e6, 3.8e5], ops)})
+
+    def regressed(after):
+        v = compare_results(base, result("b" * 40, **{name: (after, ops)}))
+        return sorted(f.params for f in v.regressions)
+
+    assert regressed([7.2e6 * 1.007, 2.3e6 * 1.007, 3.8e5 * 1.02]) == []  # drift seen between commits
+    assert regressed([7.2e6 * 1.02, 2.3e6, 3.8e5 * 1.02]) == ["'homepage'"]  # a 2% CPU regression
+    assert regressed([7.2e6, 2.3e6, 3.8e5 * 1.04]) == ["'user_lookup'"]
