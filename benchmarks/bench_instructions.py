@@ -100,4 +100,8 @@ class Instructions:
         return cache["counts"][operation]
 
     track_instructions.unit = "instructions"
+    # 2: valgrind starts uninstrumented and two processes share the
+    # operations (2026-11-27). The counts moved by up to 2%, more than the
+    # gate's 1% tolerance, so results of the first method are not compared.
+    track_instructions.version = "2"
 
