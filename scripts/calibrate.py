@@ -248,7 +248,7 @@ def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float 
     same-code move over every pair of runs, times ``margin``, and keeps it
     where it is above the global ``factor``.
 
-    Six runs see only part of the tail: with a margin of 1.05, three of the
+    Six runs see only part of the tail: with a margin of 1.05, two of the
     four no-op commits of the 2026-11-27 calibration still failed the gate;
     with 1.25, none did, and all eight plants were still caught. A fresh
     calibration still had one no-op fail on a timing: the gate's
