@@ -26,7 +26,14 @@ from pathlib import Path
 from scripts.asvtool import Project, load_results, machine_name
 from scripts.compare import Pair, confirm_run
 from scripts.errors import UserError
-from scripts.gate import COUNTER_TOLERANCES, DEFAULT_FACTOR, compare_results, load_budgets, load_thresholds
+from scripts.gate import (
+    COUNTER_TOLERANCES,
+    DEFAULT_FACTOR,
+    compare_results,
+    load_budgets,
+    load_thresholds,
+    timing_factors,
+)
 from scripts.history import git
 
 
@@ -173,16 +180,12 @@ def matches(ids, patterns) -> list[str]:
     return [i for i in ids if any(re.search(p, i) for p in patterns)]
 
 
-def _factors(project: Project, factor: float) -> dict[str, float]:
-    return {k: max(v, factor) for k, v in load_thresholds(project.root / "benchmarks" / "thresholds.toml").items()}
-
-
 def _gate_existing(project: Project, results: Path, base: str, head: str, factor: float,
                    base_results: Path | None = None):
     machine = machine_name()
     b = load_results(base_results or results, machine).get(base)
     h = load_results(results, machine).get(head)
-    return compare_results(b, h, factor=factor, factors=_factors(project, factor),
+    return compare_results(b, h, factor=factor, factors=timing_factors(project.root, factor),
                            budgets=load_budgets(project.root / "benchmarks" / "budgets.toml"))
 
 
@@ -335,7 +338,7 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         verdict = _gate_existing(project, clone.results_dir, parent, commit, factor)
         # As the gate does: a timing regression must show again in a second,
         # interleaved run of base and head.
-        confirm_run(clone, Pair(parent, commit), verdict, factor=factor, factors=_factors(project, factor),
+        confirm_run(clone, Pair(parent, commit), verdict, factor=factor, factors=timing_factors(project.root, factor),
                     out=workdir / "confirm" / plant.key, quick=quick)
         flagged = flagged_ids(verdict)
         site = sorted(name for name, at in regs.items() if commit in at)
@@ -364,9 +367,7 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         for i in range(1, len(dirs)):
             base = load_results(dirs[i - 1], machine).get(commits["base"])
             head = load_results(dirs[i], machine).get(commits["base"])
-            factors = {k: max(v, factor) for k, v in load_thresholds(
-                project.root / "benchmarks" / "thresholds.toml").items()}
-            v = compare_results(base, head, factor=factor, factors=factors)
+            v = compare_results(base, head, factor=factor, factors=timing_factors(project.root, factor))
             report.aa_pairs += 1
             report.aa_false_positives += [f"pair {i}: {f}" for f in flagged_ids(v)]
         report.noise, report.aa_min_ratio = noise_floors(dirs, commits["base"])

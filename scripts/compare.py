@@ -13,7 +13,7 @@ from pathlib import Path
 
 from scripts.asvtool import Project, load_results, machine_name
 from scripts.errors import UserError
-from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, confirm_timings, load_budgets, load_thresholds
+from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, confirm_timings, load_budgets, timing_factors
 from scripts.history import git
 
 
@@ -123,9 +123,7 @@ def gate(
     budgets = load_budgets(project.root / "benchmarks" / "budgets.toml")
     if enforce_budgets is not None:
         budgets = [dict(b, enforce=enforce_budgets) for b in budgets]
-    factors = load_thresholds(project.root / "benchmarks" / "thresholds.toml")
-    # A per-benchmark factor never loosens below the one asked for.
-    factors = {k: max(v, factor) for k, v in factors.items()}
+    factors = timing_factors(project.root, factor)
     verdict = compare_results(base_res, head_res, factor=factor, factors=factors, budgets=budgets)
     if run and confirm and not (base_results or head_results):
         out = (out_dir or project.root / ".asv" / "gate") / "confirm"

@@ -336,6 +336,14 @@ def load_thresholds(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.get("factors", {}).items()}
 
 
+def timing_factors(root: Path, factor: float) -> dict[str, float]:
+    """The per-benchmark factors of ``root``'s thresholds.toml, none below ``factor``.
+
+    A per-benchmark factor never loosens the gate below the one asked for.
+    """
+    return {k: max(v, factor) for k, v in load_thresholds(root / "benchmarks" / "thresholds.toml").items()}
+
+
 def load_budgets(path: Path) -> list[dict]:
     if not path.exists():
         return []
