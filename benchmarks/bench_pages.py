@@ -6,6 +6,8 @@ from .common import GET_ROUTES, Timed, fixture, get_ok
 class HomePage(Timed):
     """GET / through the test client: queries, template, response."""
 
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self):
         self.client = fixture(logged_in=False).client
@@ -34,6 +36,8 @@ class Routes(Timed):
     param_names = ["route"]
     repeat = (8, 15, 0.4)
     rounds = 1
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self, route):
         self.client = fixture().client

@@ -6,6 +6,8 @@ from .common import LOOKUP_USERNAME, Timed, fixture, require
 class UserLookup(Timed):
     """One user by username among thousands: an index makes it O(log n)."""
 
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self):
         f = fixture(logged_in=False)
@@ -29,6 +31,8 @@ class UserLookup(Timed):
 class SettingsQuery(Timed):
     """A user's settings and the site-wide settings."""
 
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self):
         f = fixture(logged_in=False)
@@ -64,6 +68,8 @@ class BulkInsert(Timed):
     param_names = ["method"]
     number = 1
     warmup_time = 0
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self, method):
         bulk = require("bulk", "bulk_create_users")

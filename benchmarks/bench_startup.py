@@ -2,7 +2,7 @@
 
 
 class ColdStart:
-    repeat = (3, 6, 3.0)
+    repeat = (3, 4, 2.0)
     rounds = 1
     number = 1
 

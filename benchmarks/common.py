@@ -133,6 +133,48 @@ def seeded_db(
     return Path(copy)
 
 
+def _build_dataset(path: Path, password_method: str | None) -> None:
+    from werkzeug.security import generate_password_hash
+
+    from . import dataset
+
+    ta = require("")
+    db = require("db", "create_all", "get_engine")
+    models = require("models", "User")
+    app = ta.create_app(app_config(f"sqlite:///{path}"))
+    method = password_method or app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    with app.app_context():
+        db.create_all()
+        with app.extensions["db_sessionmaker"]() as session:
+            dataset.populate(session, models, generate_password_hash(dataset.PASSWORD, method=method))
+    db.get_engine(app).dispose()
+
+
+def bench_db(password_method: str | None = None) -> Path:
+    """A private copy of the suite's own database (benchmarks/dataset.py).
+
+    The built original is cached per commit (its schema may differ); each
+    benchmark process gets a copy, removed once that process has exited.
+    ``password_method`` None hashes the password the way the app at this
+    commit does (its PASSWORD_HASH_METHOD), so logins cost what they cost.
+    """
+    from . import dataset
+
+    method_key = hashlib.sha256((password_method or "app").encode()).hexdigest()[:8]
+    cached = cache_dir() / f"dataset-{dataset.SEED}-{target_fingerprint()}-{method_key}.sqlite"
+    with _lock:
+        if not cached.exists():
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            _build_dataset(tmp, password_method)
+            os.replace(tmp, cached)
+    _sweep_dead_copies(cache_dir())
+    _sweep(cache_dir(), "dataset-*.sqlite", max_age=86400)
+    fd, copy = tempfile.mkstemp(prefix=f"bench-{os.getpid()}-", suffix=".sqlite", dir=cache_dir())
+    os.close(fd)
+    shutil.copyfile(cached, copy)
+    return Path(copy)
+
+
 def _sweep_dead_copies(directory: Path) -> None:
     """Remove database copies whose benchmark process has exited.
 
@@ -172,9 +214,9 @@ def remove_db(path: Path) -> None:
             pass
 
 
-def make_app(db_path: Path):
-    """A production-configured app on ``db_path``."""
-    return require("").create_app(app_config(f"sqlite:///{db_path}"))
+def make_app(db_path: Path, **overrides):
+    """A production-configured app on ``db_path``, with config ``overrides``."""
+    return require("").create_app({**app_config(f"sqlite:///{db_path}"), **overrides})
 
 
 def csrf_token(html: str) -> str:
@@ -186,7 +228,8 @@ def csrf_token(html: str) -> str:
 
 def login(client, username: str = LOGIN_USERNAME):
     """Log ``client`` in through the real form, CSRF token and all."""
-    password = require("seed", "SEED_PASSWORD").SEED_PASSWORD
+    from .dataset import PASSWORD as password
+
     token = csrf_token(client.get("/auth/login").get_data(as_text=True))
     response = client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
     if response.status_code != 302:
@@ -222,7 +265,7 @@ class AppFixture:
     """
 
     def __init__(self, logged_in: bool = True, password_method: str | None = None):
-        self.db_path = seeded_db(password_method=password_method)
+        self.db_path = bench_db(password_method=password_method)
         self.app = make_app(self.db_path)
         self.client = self.app.test_client()
         if logged_in:
