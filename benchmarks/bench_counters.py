@@ -5,9 +5,11 @@ every run of the same commit, so any change is a real change in the code.
 """
 
 import gc
+import sys
 import tracemalloc
 
 from .common import GET_ROUTES, StatementCounter, fixture, get_ok
+from .operations import FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
 
@@ -17,6 +19,8 @@ class SqlStatements:
 
     params = GET_ROUTES
     param_names = ["route"]
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self, route):
         f = fixture()
@@ -45,6 +49,8 @@ class AllocatedBytes:
     param_names = ["route"]
     WARMUP = 5
     SAMPLES = 7
+    # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
+    version = "2"
 
     def setup(self, route):
         self.client = fixture().client
@@ -107,3 +113,109 @@ class PoolConnections:
         return self.opened
 
     track_connections.unit = "connections"
+
+
+_NOT_COUNTED = [tracemalloc.Filter(False, "*/sqlalchemy/pool/base.py")]
+
+
+def _live_bytes() -> int:
+    gc.collect()
+    sys._clear_type_cache()
+    snapshot = tracemalloc.take_snapshot().filter_traces(_NOT_COUNTED)
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def retained_per_run(op, ctx, runs: int, windows: int = 2) -> int:
+    """Live bytes gained per run of ``op`` (see RetainedBytes): the least of ``windows`` windows of ``runs``.
+
+    A cache that grows once (a dict doubling, say) lands in one window; a
+    leak grows in every window, so the least of two is the leak.
+    """
+    gc.collect()
+    gc.freeze()  # what exists now is not this measurement's: collections skip it (10x cheaper)
+    tracemalloc.start()
+    try:
+        op.once(ctx)  # allocations made once, on the first traced run
+        _live_bytes()  # the first reading compiles and caches its filter
+        gained = []
+        for _ in range(windows):
+            before = _live_bytes()
+            for _ in range(runs):
+                op.once(ctx)
+            gained.append(_live_bytes() - before)
+        return round(min(gained) / runs)
+    finally:
+        tracemalloc.stop()
+        gc.unfreeze()
+
+
+class FormStatements:
+    """SQL statements of one form submission (the POST alone, not the page before it)."""
+
+    params = FORM_POSTS
+    param_names = ["route"]
+    version = "1"
+
+    def setup(self, route):
+        self.ctx = counting_context()
+        self.op = OPERATIONS[route]
+        self.op.once(self.ctx)  # warm-up; also skips a route this commit lacks
+
+    def track_statements(self, route):
+        prepared = self.op.prepare(self.ctx)
+        with StatementCounter(self.ctx.engine) as counter:
+            self.op.run(self.ctx, prepared)
+        return counter.count
+
+    track_statements.unit = "statements"
+
+
+class RetainedBytes:
+    """Bytes each request leaves allocated for good (a leak), per request.
+
+    tracemalloc's live bytes after warm-up requests, before and after
+    REQUESTS more, each time after a full collection, divided by REQUESTS;
+    the least of two such windows.
+    Two bounded caches that fill slowly would read as a leak, so they are
+    emptied or left out: CPython's type-attribute cache keeps up to 4096
+    attribute-name strings alive (``sys._clear_type_cache()`` before each
+    reading), and sqlite3 keeps a weak reference per cursor until its
+    200-cursor sweep (allocations in SQLAlchemy's pool module are left out;
+    a pool that leaks connections is PoolConnections' job). A form's page
+    (its CSRF token) is fetched before each POST and counted too: what it
+    frees does not show, what it keeps does. Peak bytes during a request
+    are AllocatedBytes' job; the README ("Noise") has the spread.
+    """
+
+    params = ROUTE_NAMES
+    param_names = ["route"]
+    WARMUP = 8
+    REQUESTS = 6  # per window; two windows
+    version = "1"
+
+    def setup_cache(self):
+        # Every route in one process (a process per route cost ~0.6 s each):
+        # each is warmed up and measured in turn, always in the same order.
+        ctx = counting_context()
+        out = {}
+        for route in self.params:
+            op = OPERATIONS[route]
+            try:
+                for _ in range(self.WARMUP):
+                    op.once(ctx)
+            except NotImplementedError as exc:
+                out[route] = str(exc)
+                continue
+            out[route] = retained_per_run(op, ctx, self.REQUESTS)
+        return out
+
+    def setup(self, cache, route):
+        if isinstance(cache[route], str):
+            raise NotImplementedError(cache[route])
+
+    def track_retained_bytes(self, cache, route):
+        # Whole 64-byte steps: retentions below that come and go with caches
+        # that grow once (README, "Noise"); a leak of 256 bytes shows as 256.
+        return max(0, cache[route]) // 64 * 64
+
+    track_retained_bytes.unit = "bytes/request"

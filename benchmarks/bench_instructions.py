@@ -1,92 +1,93 @@
 """CPU instructions per operation, counted by callgrind: exact where timings drift.
 
 On this project's shared 2-core VM a timing is only good to ~30%; the same
-program gives the same instruction count every time, and a change elsewhere
-in target_app moved an untouched operation by at most 0.65% over two
-calibration histories, so a 2% CPU regression shows. Needs valgrind
-(skipped without it) and costs ~15 s per commit; set
-TARGET_APP_BENCH_CALLGRIND=0 to skip it (``history`` does unless
-``--callgrind``; the gate keeps it on).
+program gives the same instruction count every time, so a small CPU
+regression shows here when no timing can see it (README, "Noise"). Every
+operation the suite times has a count (benchmarks/operations.py, and
+tests/test_coverage.py keeps it so). Needs valgrind, and is skipped
+without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from .callgrind import count_instructions, valgrind
-from .common import CHEAP_HASH, LOGIN_USERNAME, LOOKUP_USERNAME, remove_db, require, seeded_db
+from .callgrind import Spec, count_instructions, valgrind
+from .common import CHEAP_HASH, bench_db, remove_db
+from .operations import COLD_START, OPERATIONS
 
-OPERATIONS = {
-    "homepage": 'anon.get("/")',
-    "login_page": 'anon.get("/auth/login")',
-    "api_users": 'user.get("/api/users")',
-    "user_lookup": "session.scalar(lookup)",
-    "bulk_insert_100": """
-        rows = [{"username": f"cg{_i}x{k:03d}", "email": f"cg{_i}x{k:03d}@example.test", "password_hash": "x"}
-                for k in range(100)]
-        bulk.bulk_create_users(session, rows, method="core")
-    """,
-}
-
-# Two valgrind processes share the operations, each ~half the instructions.
-GROUPS = [["homepage", "login_page", "user_lookup"], ["api_users", "bulk_insert_100"]]
-
+# The child imports the suite's own package (as asv does, by name only, so
+# that target_app stays the installed one of the commit under test) and
+# builds the operations' context.
 CHILD_PROGRAM = """
-import os, re
-from sqlalchemy import select
-from target_app import create_app
-from target_app.models import User
-from target_app.seed import SEED_PASSWORD
-try:
-    from target_app import bulk
-except ImportError:
-    bulk = None
-app = create_app({"DATABASE_URL": "sqlite:///" + os.environ["CG_DB"], "SECRET_KEY": "bench-secret",
-                  "TESTING": False})
-anon = app.test_client()
-user = app.test_client()
-page = user.get("/auth/login").get_data(as_text=True)
-token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-assert user.post("/auth/login", data={"username": os.environ["CG_USER"], "password": SEED_PASSWORD,
-                                      "csrf_token": token}).status_code == 302
-session = app.extensions["db_sessionmaker"]()
-lookup = select(User).where(User.username == os.environ["CG_LOOKUP"])
+import importlib.util, os, sys
+_bench = os.environ["CG_BENCH"]
+_spec = importlib.util.spec_from_file_location("benchmarks", os.path.join(_bench, "__init__.py"),
+                                               submodule_search_locations=[_bench])
+_pkg = importlib.util.module_from_spec(_spec)
+sys.modules["benchmarks"] = _pkg
+_spec.loader.exec_module(_pkg)
+from benchmarks.common import make_app
+from benchmarks.operations import OPERATIONS as OPS, Context
+ctx = Context(make_app(os.environ["CG_DB"]))
 """
+
+# Import the framework first, uninstrumented: what is counted is target_app's
+# own import and create_app() (a new heavy import in target_app shows).
+COLD_PROGRAM = """
+import flask, flask_wtf, jinja2, sqlalchemy, sqlalchemy.orm, werkzeug.security, wtforms
+"""
+COLD_BODY = """
+import target_app
+target_app.create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
+"""
+
+# Two valgrind processes share the operations side by side (valgrind uses
+# one core; this machine has two), split so that each takes about as long:
+# the first counts the cold start and the scrypt logins and registration.
+HEAVY = ("POST /auth/login", "POST /auth/register")
+
+
+def specs(names) -> dict[str, Spec]:
+    out = {}
+    for name in names:
+        op = OPERATIONS[name]
+        prepare = f"OPS[{name!r}].prepare(ctx)" if op.prepare else ""
+        out[name] = Spec(f"OPS[{name!r}].run(ctx, _p)", prepare, op.repeat, op.warmup)
+    return out
+
+
+def split(names: list[str]) -> list[list[str]]:
+    """Two groups: the scrypt operations (beside the cold start), and the rest."""
+    return [[n for n in names if n in HEAVY], [n for n in names if n not in HEAVY]]
 
 
 class Instructions:
     """Instructions per operation (the same code, the same count)."""
 
-    params = list(OPERATIONS)
+    params = [*OPERATIONS, COLD_START]
     param_names = ["operation"]
-    timeout = 600
-    REPEAT = 10
-    WARMUP = 3
+    timeout = 900
 
     def setup_cache(self):
         try:
             valgrind()
         except NotImplementedError as exc:
             return {"skip": str(exc)}
-        require("seed", "SEED_PASSWORD")
-        operations = dict(OPERATIONS)
-        try:
-            require("bulk", "bulk_create_users")
-        except NotImplementedError:
-            operations.pop("bulk_insert_100")
-        groups = [{name: operations[name] for name in group if name in operations} for group in GROUPS]
-        # One valgrind process per group, on its own copy of the database
-        # (a count must not depend on what the other process wrote), run
-        # side by side: valgrind uses one core, and this machine has two.
-        with ThreadPoolExecutor(len(groups)) as pool:
-            counts = {}
-            for part in pool.map(self._count, groups):
+        counts = {}
+        # Two valgrind processes side by side, each on its own copy of the
+        # database (a count must not depend on what the other one wrote).
+        with ThreadPoolExecutor(2) as pool:
+            for part in pool.map(self._count, split(list(OPERATIONS)), [True, False]):
                 counts.update(part)
         return {"counts": counts}
 
-    def _count(self, operations):
-        db_path = seeded_db(password_method=CHEAP_HASH)
+    def _count(self, names, cold_start):
+        db_path = bench_db(password_method=CHEAP_HASH)
         try:
-            env = {"CG_DB": str(db_path), "CG_USER": LOGIN_USERNAME, "CG_LOOKUP": LOOKUP_USERNAME}
-            return count_instructions(operations, CHILD_PROGRAM, repeat=self.REPEAT, warmup=self.WARMUP, env=env)
+            env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
+            first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
+            return count_instructions(specs(names), CHILD_PROGRAM, prelude=COLD_PROGRAM if cold_start else "",
+                                      first=first, env=env)
         finally:
             remove_db(db_path)
 
@@ -100,8 +101,7 @@ class Instructions:
         return cache["counts"][operation]
 
     track_instructions.unit = "instructions"
-    # 2: valgrind starts uninstrumented and two processes share the
-    # operations (2026-11-27). The counts moved by up to 2%, more than the
-    # gate's 1% tolerance, so results of the first method are not compared.
-    track_instructions.version = "2"
-
+    # 3: every operation the suite times, on the suite's own production-shaped
+    # data (benchmarks/dataset.py), operations with a form counted run by run.
+    # 2: valgrind started uninstrumented, two processes (2026-11-27).
+    track_instructions.version = "3"

@@ -1,23 +1,24 @@
 """Instruction counts under valgrind's callgrind: a CPU cost that does not drift.
 
-One valgrind process runs every operation: it starts the interpreter and
-target_app, then for each operation runs a warm-up, a marker, ``repeat``
-operations and a marker again. The marker is ``os.getppid()``, a libc call
-that nothing else in a request makes; ``--dump-before=getppid`` makes
-callgrind write its counters and reset them there, so the dump between two
-markers holds exactly the measured operations. Start-up, seeding and warm-up
-land in other dumps and are never counted.
+One valgrind process runs many operations. The marker is ``os.getppid()``,
+a libc call that nothing else in a request makes; ``--dump-before=getppid``
+makes callgrind write its counters and reset them there, so the dump
+between two markers holds exactly the measured code. Start-up, set-up,
+warm-up and the unmeasured ``prepare`` steps land in other dumps and are
+never counted.
 
 Start-up is most of the cost: importing Flask and SQLAlchemy under full
 instrumentation takes ~30 s. So valgrind starts with instrumentation off
-(``--instr-atstart=no``, ~5x faster) and the child switches it on with
-valgrind's own ``vgdb`` once its set-up is done. Where vgdb cannot reach the
-process (it needs ptrace), the run is repeated instrumented from the start:
-slower, and the same counts, because only the code between markers counts.
+(``--instr-atstart=no``, ~5x faster), and the child switches it on with
+valgrind's own ``vgdb`` only for what it measures. Where vgdb cannot reach
+the process (it needs ptrace), the run is repeated instrumented from the
+start: slower, and the same counts, because only the code between markers
+counts. The README ("Noise") has the measured cost and spread.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 HASH_SEED = "0"
@@ -33,21 +35,23 @@ DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
 # The child's exit status when vgdb could not switch instrumentation on.
 NO_TOGGLE_EXIT = 97
 
-# Run in the child after set-up. It runs the same subprocess whichever way
-# valgrind started, so that both leave the same heap behind (the counts of a
-# small operation moved 7% with and without it). When instrumentation is
-# off (CG_INSTR_ATSTART=no) and vgdb fails, it exits NO_TOGGLE_EXIT.
-INSTRUMENT_ON = """
+# Defined in the child. It runs the same subprocess whichever way valgrind
+# started, so that both leave the same heap behind (the counts of a small
+# operation moved 7% with and without it). When instrumentation started off
+# (CG_INSTR_ATSTART=no) and vgdb cannot switch it on, the child exits
+# NO_TOGGLE_EXIT.
+INSTRUMENT = """
 import os as _os, subprocess as _sp, sys as _sys
-_cmd = [_os.environ["CG_VGDB"], f"--pid={_os.getpid()}", "instrumentation", "on"]
-try:
-    _r = _sp.run(_cmd, stdout=_sp.PIPE, stderr=_sp.STDOUT, text=True, timeout=60)
-    _failed = f"exit {_r.returncode}: {_r.stdout.strip()[-300:]}" if _r.returncode else ""
-except OSError as _exc:
-    _failed = str(_exc)
-if _failed and _os.environ["CG_INSTR_ATSTART"] == "no":
-    print("vgdb could not switch instrumentation on:", _failed, file=_sys.stderr)
-    _sys.exit(NO_TOGGLE_EXIT)
+def _instrument(_state):
+    _cmd = [_os.environ["CG_VGDB"], f"--pid={_os.getpid()}", "instrumentation", _state]
+    try:
+        _r = _sp.run(_cmd, stdout=_sp.PIPE, stderr=_sp.STDOUT, text=True, timeout=60)
+        _failed = f"exit {_r.returncode}: {_r.stdout.strip()[-300:]}" if _r.returncode else ""
+    except OSError as _exc:
+        _failed = str(_exc)
+    if _failed and _state == "on" and _os.environ["CG_INSTR_ATSTART"] == "no":
+        print("vgdb could not switch instrumentation on:", _failed, file=_sys.stderr)
+        _sys.exit(NO_TOGGLE_EXIT)
 """.replace("NO_TOGGLE_EXIT", str(NO_TOGGLE_EXIT))
 
 
@@ -61,25 +65,83 @@ def valgrind() -> str:
     return exe
 
 
-def child_script(operations: dict[str, str], setup: str, repeat: int, warmup: int) -> str:
-    """The Python program valgrind runs: ``setup``, then each operation between markers."""
-    lines = [
-        textwrap.dedent(setup).strip(),
-        INSTRUMENT_ON.strip(),
-        "import gc as _gc, os as _os",
-        f"_REPEAT, _WARMUP = {repeat}, {warmup}",
-    ]
-    for name, body in operations.items():
-        fn = f"_op_{re.sub(r'[^0-9a-zA-Z]', '_', name)}"
-        lines.append(f"def {fn}(_i):\n" + textwrap.indent(textwrap.dedent(body).strip(), "    "))
-        lines.append(f"for _i in range(_WARMUP):\n    {fn}(-1 - _i)")
-        # Start each measured phase from an empty young generation, so that
-        # where the collector runs does not depend on what ran before.
-        lines.append("_gc.collect()")
-        lines.append("_os.getppid()")
-        lines.append(f"for _i in range(_REPEAT):\n    {fn}(_i)")
-        lines.append("_os.getppid()")
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class Spec:
+    """One operation for the child: ``body`` is measured, ``prepare`` is not.
+
+    ``prepare`` is an expression evaluated before each run; its value is the
+    body's ``_p``. An operation with a ``prepare`` step is bracketed by
+    markers run by run, so only the bodies are counted; one without is
+    bracketed once around all its runs.
+    """
+
+    body: str
+    prepare: str = ""
+    repeat: int = 10
+    warmup: int = 3
+
+    @property
+    def segments(self) -> int:
+        return self.repeat if self.prepare else 1
+
+
+def _spec(op: Spec | str, repeat: int, warmup: int) -> Spec:
+    return op if isinstance(op, Spec) else Spec(op, repeat=repeat, warmup=warmup)
+
+
+def _function(name: str, op: Spec) -> tuple[str, str, str]:
+    fn = f"_op_{re.sub(r'[^0-9a-zA-Z]', '_', name)}"
+    code = f"def {fn}(_i, _p):\n" + textwrap.indent(textwrap.dedent(op.body).strip(), "    ")
+    return fn, code, f"({op.prepare})" if op.prepare else "None"
+
+
+def _measured(fn: str, prep: str, op: Spec) -> str:
+    if op.prepare:
+        return (f"for _i in range({op.repeat}):\n    _p = {prep}\n    _os.getppid()\n"
+                f"    {fn}(_i, _p)\n    _os.getppid()")
+    return f"_os.getppid()\nfor _i in range({op.repeat}):\n    {fn}(_i, None)\n_os.getppid()"
+
+
+def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int = 10, warmup: int = 3, *,
+                 prelude: str = "", first: dict[str, Spec] | None = None) -> str:
+    """The Python program valgrind runs.
+
+    1. ``prelude``, uninstrumented; then each of ``first``, measured (for
+       what must run before ``setup``, such as a cold import).
+    2. ``setup`` and every operation's warm-up, uninstrumented. An operation
+       that raises NotImplementedError there (a feature this commit lacks)
+       is left out; the names that ran go to the file ``$CG_MANIFEST``.
+       The heap they leave is frozen out of the collector's reach.
+    3. Each operation between markers, with the collector off: where a
+       collection falls depends on the memory layout, not on the code under
+       test, and it moved counts by up to 2% before.
+    """
+    lines = ["import gc as _gc, json as _json", INSTRUMENT.strip(), textwrap.dedent(prelude).strip()]
+    if first:
+        lines.append('_instrument("on")')
+        for name, op in first.items():
+            fn, code, prep = _function(name, op)
+            lines += [code, "_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
+        lines.append('_instrument("off")')
+    lines += [textwrap.dedent(setup).strip(), "_ok = []"]
+    calls = []
+    for name, op in operations.items():
+        op = _spec(op, repeat, warmup)
+        fn, code, prep = _function(name, op)
+        lines.append(code)
+        lines.append(f"try:\n    for _i in range({op.warmup}):\n        {fn}(-1 - _i, {prep})\n"
+                     f"    _ok.append({name!r})\nexcept NotImplementedError:\n    pass")
+        calls.append((name, fn, prep, op))
+    lines += ["if _os.environ.get('CG_MANIFEST'):",
+              "    with open(_os.environ['CG_MANIFEST'], 'w') as _fh:\n        _json.dump(_ok, _fh)",
+              "_gc.collect()", "_gc.freeze()", '_instrument("on")']
+    for name, fn, prep, op in calls:
+        lines.append(f"if {name!r} in _ok:")
+        block = ["_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
+        lines.append(textwrap.indent("\n".join(block), "    "))
+    # Skip the interpreter's teardown: under instrumentation it costs seconds.
+    lines.append("_sys.stdout.flush()\n_sys.stderr.flush()\n_os._exit(0)")
+    return "\n".join(line for line in lines if line) + "\n"
 
 
 def _dump_order(path: Path) -> int:
@@ -100,40 +162,61 @@ def parse_dumps(paths: list[Path]) -> list[int]:
     return totals
 
 
-def per_operation(names: list[str], totals: list[int], repeat: int) -> dict[str, float]:
-    """Map dumps to operations: dump 2k+1 (0-based) holds ``repeat`` runs of operation k."""
-    needed = 2 * len(names)
-    if len(totals) < needed:
-        raise RuntimeError(f"expected at least {needed} callgrind dumps, got {len(totals)}")
-    return {name: totals[2 * k + 1] / repeat for k, name in enumerate(names)}
+def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, float]:
+    """Map dumps to operations: the dump at every second marker holds measured code.
+
+    Markers come in pairs (start, end); the dump taken at an end marker
+    holds what ran since the start marker. An operation has one pair, or one
+    per run when it has a ``prepare`` step.
+    """
+    needed = 2 * sum(op.segments for op in operations.values()) + 1  # +1: the dump at exit
+    if len(totals) != needed:
+        # Fewer: the child stopped early. More: something else called the
+        # marker, and the dumps no longer line up with the operations.
+        raise RuntimeError(f"expected {needed} callgrind dumps, got {len(totals)}")
+    out, pair = {}, 0
+    for name, op in operations.items():
+        out[name] = sum(totals[2 * (pair + k) + 1] for k in range(op.segments)) / op.repeat
+        pair += op.segments
+    return out
 
 
 def count_instructions(
-    operations: dict[str, str],
+    operations: dict[str, Spec | str],
     setup: str = "",
     *,
+    prelude: str = "",
+    first: dict[str, Spec] | None = None,
     repeat: int = 10,
     warmup: int = 3,
     python: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 600.0,
 ) -> dict[str, float]:
-    """Instructions per run of each operation, counted by callgrind in one process."""
+    """Instructions per run of each operation, counted by callgrind in one process.
+
+    An operation is a code string (run ``repeat`` times after ``warmup``) or
+    a :class:`Spec` with its own repetitions and an unmeasured step. An
+    operation that raised NotImplementedError in its warm-up is absent from
+    the result. ``first`` and ``prelude``: see :func:`child_script`.
+    """
     exe = valgrind()
-    script = child_script(operations, setup, repeat, warmup)
+    operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
+    script = child_script(operations, setup, prelude=prelude, first=first)
     python = python or sys.executable
     vgdb = shutil.which("vgdb") or "vgdb"
-    code, stderr, totals = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=True)
+    code, stderr, totals, ran = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=True)
     if code == NO_TOGGLE_EXIT:
-        code, stderr, totals = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=False)
+        code, stderr, totals, ran = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=False)
     if code != 0:
         tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"callgrind run failed ({code}): {tail}")
-    return per_operation(list(operations), totals, repeat)
+    measured = {**(first or {}), **{name: operations[name] for name in ran}}
+    return per_operation(measured, totals)
 
 
 def _callgrind(exe, script, python, env, timeout, *, vgdb, toggle):
-    """One valgrind run: (exit status, stderr, dump totals).
+    """One valgrind run: (exit status, stderr, dump totals, operations that ran).
 
     With ``toggle``, instrumentation starts off and the child switches it on
     with ``vgdb`` after its set-up; without, everything runs instrumented.
@@ -147,9 +230,10 @@ def _callgrind(exe, script, python, env, timeout, *, vgdb, toggle):
             python, "-c", script,
         ]
         child_env = {**os.environ, **(env or {}), "PYTHONHASHSEED": HASH_SEED}
-        child_env.update(CG_VGDB=vgdb, CG_INSTR_ATSTART="no" if toggle else "yes")
+        manifest = Path(tmp) / "ran.json"
+        child_env.update(CG_VGDB=vgdb, CG_INSTR_ATSTART="no" if toggle else "yes", CG_MANIFEST=str(manifest))
         proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
-            return proc.returncode, proc.stderr, []
+            return proc.returncode, proc.stderr, [], []
         dumps = [p for p in Path(tmp).iterdir() if p.name.startswith("cg.out")]
-        return 0, proc.stderr, parse_dumps(dumps)
+        return 0, proc.stderr, parse_dumps(dumps), json.loads(manifest.read_text())

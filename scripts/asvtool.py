@@ -50,9 +50,33 @@ class Project:
     def html_dir(self) -> Path:
         return self.root / self.conf.html_dir
 
-    def asv(self, *args: str, check: bool = False, capture: bool = False) -> subprocess.CompletedProcess:
+    def asv(self, *args: str, check: bool = False, capture: bool = False,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run asv with this project's config; ``env`` is added to the subprocess's environment only."""
         cmd = [sys.executable, "-m", "asv", *args, "--config", str(self.root / self.config)]
-        return subprocess.run(cmd, cwd=self.root, text=True, check=check, capture_output=capture)
+        return subprocess.run(cmd, cwd=self.root, text=True, check=check, capture_output=capture,
+                              env={**os.environ, **(env or {})})
+
+    def benchmark_versions(self) -> dict[str, str]:
+        """Each benchmark of today's suite and its version, as asv will record it.
+
+        Discovered by asv_runner in a subprocess (the suite imports target_app,
+        which this process must not), the way asv discovers it.
+        """
+        code = ("import json, sys; from asv_runner.discovery import disc_benchmarks; "
+                "print(json.dumps({b.name: b.version for b in disc_benchmarks(sys.argv[1])}))")
+        bench_dir = self.root / self.conf.benchmark_dir
+        proc = subprocess.run([sys.executable, "-c", code, str(bench_dir)], cwd=self.root, text=True,
+                              capture_output=True)
+        if proc.returncode != 0:
+            tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise AsvError(f"the benchmark suite does not import: {tail[0]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def callgrind_env(on: bool) -> dict[str, str]:
+    """The environment switch that turns the suite's instruction counts on or off."""
+    return {"TARGET_APP_BENCH_CALLGRIND": "1" if on else "0"}
 
 
 def machine_name(machine_file: Path | None = None) -> str:

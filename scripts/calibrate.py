@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import statistics
@@ -23,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name
+from scripts.asvtool import Project, callgrind_env, load_results, machine_name
 from scripts.compare import Pair, confirm_run
 from scripts.errors import UserError
 from scripts.gate import (
@@ -60,7 +59,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant("a", "homepage renders ~10% slower (CPU)", (
         ("target_app/main.py", "    db = get_session()\n    stats = {",
          "    db = get_session()\n    sum(range(4700))  # planted: ~10% more CPU\n    stats = {"),
-    ), (r"HomePage\.time_homepage", r"track_instructions\('homepage'\)", r"Routes\.time_route\('/'\)")),
+    ), (r"HomePage\.time_homepage", r"track_instructions\('GET /'\)", r"Routes\.time_route\('/'\)")),
     _noop(2),
     Plant("b", "the username index is dropped", (
         ("target_app/models.py", "mapped_column(String(40), unique=True, index=True)", "mapped_column(String(40))"),
@@ -89,7 +88,16 @@ PLANTS: tuple[Plant, ...] = (
         ("target_app/bulk.py", '            session.execute(insert(User), rows)\n',
          '            for row in rows:\n                session.execute(insert(User), [row])\n'
          '                session.commit()\n'),
-    ), (r"BulkInsert\.time_insert_100\('core'\)", r"track_instructions\('bulk_insert_100'\)")),
+    ), (r"BulkInsert\.time_insert_100\('core'\)", r"track_instructions\('bulk_insert_core'\)")),
+    # The two blind spots of issue 11: an N+1 that convenient seed data hid
+    # (the latest posts' authors were the users the page had just loaded),
+    # and ~15% more CPU on a route that had no instruction count.
+    Plant("i", "the homepage loses its eager load of the latest posts' authors (N+1)", (
+        ("target_app/main.py", "select(Post).options(joinedload(Post.author))", "select(Post)"),
+    ), (r"SqlStatements\.track_statements\('/'\)",)),
+    Plant("j", "GET /api/settings does ~15% more CPU work", (
+        ("target_app/api.py", "def settings():\n", "def settings():\n    sum(range(4200))  # planted: ~15% more CPU\n"),
+    ), (r"track_instructions\('GET /api/settings'\)",)),
     Plant("h", "GET /api/settings starts failing", (
         ("target_app/api.py", "def settings():\n", "def settings():\n    raise RuntimeError('planted failure')\n"),
     ), (r"'/api/settings'",)),
@@ -201,9 +209,8 @@ def aa_runs(project: Project, repo: Path, commit: str, k: int, bench: list[str] 
     """Run ``commit`` k times into k result folders (same environment)."""
     from scripts.compare import gate_config
 
-    # Timings' noise is what A/A measures; instruction counts were measured
-    # separately (three runs, spread <=0.16%) and cost ~45 s a run.
-    os.environ["TARGET_APP_BENCH_CALLGRIND"] = "0"
+    # Timings' noise is what A/A measures; the instruction counts' spread is
+    # measured by the no-op commits of the planted history.
     dirs = []
     for i in range(k):
         results = workdir / f"aa{i}" / "results"
@@ -212,7 +219,7 @@ def aa_runs(project: Project, repo: Path, commit: str, k: int, bench: list[str] 
         for regex in bench or []:
             args += ["--bench", regex]
         print(f"[calibrate] A/A run {i + 1} of {k}", flush=True)
-        Project(repo, str(config)).asv(*args)
+        Project(repo, str(config)).asv(*args, env=callgrind_env(False))
         dirs.append(results)
     return dirs
 

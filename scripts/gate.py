@@ -50,7 +50,11 @@ COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
     "*.track_connections": (0.0, 0.0),
     "*.track_bytes": (0.03, 1024.0),
+    "*.track_retained_bytes": (0.0, 128.0),
     "*.track_instructions('user_lookup')": (0.03, 0.0),
+    "*.track_instructions('user_settings')": (0.03, 0.0),
+    "*.track_instructions('site_settings')": (0.03, 0.0),
+    "*.track_instructions('pool_checkout')": (0.03, 0.0),
     "*.track_instructions*": (0.01, 0.0),
 }
 # Tracks where a higher value is better.

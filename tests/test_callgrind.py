@@ -11,19 +11,35 @@ from benchmarks import callgrind
 
 
 def test_child_script_brackets_each_operation_with_markers():
-    script = callgrind.child_script({"a": "x = 1", "b-c": "y = 2"}, "import sys", repeat=5, warmup=2)
+    ops = {"a": "x = 1", "b-c": callgrind.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
+    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2)
     compile(script, "<child>", "exec")
-    assert script.count("_os.getppid()") == 4
+    # a: one pair around its 5 runs; b-c: a pair around each of its 3 runs.
+    assert script.count("_os.getppid()") == 2 + 2
+    assert "for _i in range(3):\n        _p = (2)\n        _os.getppid()" in script
     assert script.index("def _op_a") < script.index("def _op_b_c")
-    assert "_REPEAT, _WARMUP = 5, 2" in script
+    # Warm-ups run before instrumentation is switched on, measured runs after.
+    assert script.index("range(2):\n        _op_a(") < script.index('_instrument("on")') < script.index(
+        "range(5):\n        _op_a(")
 
 
-def test_per_operation_takes_every_second_dump():
-    # dump 0: start-up and warm-up of a; 1: a x repeat; 2: warm-up of b; 3: b x repeat; 4: exit
-    totals = [1_650_000_000, 21_000_000, 5_000_000, 3_000_000, 10_000]
-    assert callgrind.per_operation(["a", "b"], totals, repeat=10) == {"a": 2_100_000.0, "b": 300_000.0}
-    with pytest.raises(RuntimeError, match="expected at least 4"):
-        callgrind.per_operation(["a", "b"], totals[:3], repeat=10)
+def test_child_script_measures_first_before_setup():
+    first = {"cold": callgrind.Spec("import json", repeat=1, warmup=0)}
+    script = callgrind.child_script({"a": "x = 1"}, "SETUP = 1", prelude="import os", first=first)
+    compile(script, "<child>", "exec")
+    assert script.index("import os") < script.index('_instrument("on")') < script.index("def _op_cold") < \
+        script.index('_instrument("off")') < script.index("SETUP = 1")
+
+
+def test_per_operation_takes_the_dump_at_every_second_marker():
+    # dump 0: start-up and warm-ups; 1: a x 10; 2: between; 3: b run 1; 4: b's prepare; 5: b run 2; 6: exit
+    ops = {"a": callgrind.Spec("a", repeat=10), "b": callgrind.Spec("b", prepare="p", repeat=2)}
+    totals = [1_650_000_000, 21_000_000, 5_000_000, 300_000, 7_000_000, 310_000, 10_000]
+    assert callgrind.per_operation(ops, totals) == {"a": 2_100_000.0, "b": 305_000.0}
+    with pytest.raises(RuntimeError, match="expected 7 callgrind dumps, got 6"):
+        callgrind.per_operation(ops, totals[:6])
+    with pytest.raises(RuntimeError, match="got 8"):  # a stray marker would shift every operation
+        callgrind.per_operation(ops, totals + [1])
 
 
 def test_parse_dumps_reads_totals_in_dump_order(tmp_path):
@@ -80,7 +96,17 @@ def test_without_a_working_vgdb_the_count_is_taken_instrumented_from_the_start(m
 
 
 def test_every_operation_is_counted_in_exactly_one_group():
-    from benchmarks.bench_instructions import GROUPS, OPERATIONS
+    from benchmarks.bench_instructions import OPERATIONS, split
 
-    names = [name for group in GROUPS for name in group]
+    names = [name for group in split(list(OPERATIONS)) for name in group]
     assert sorted(names) == sorted(OPERATIONS)
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_an_operation_missing_at_this_commit_is_left_out_and_the_rest_still_line_up():
+    ops = {"small": "sum(range(1000))", "missing": "raise NotImplementedError('not here')",
+           "prepared": callgrind.Spec("sum(range(_p))", prepare="10000", repeat=3, warmup=1)}
+    counts = callgrind.count_instructions(ops, repeat=3, warmup=1)
+    assert set(counts) == {"small", "prepared"}
+    assert 8 < counts["prepared"] / counts["small"] < 13, counts

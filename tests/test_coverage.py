@@ -1,0 +1,90 @@
+"""Coverage cannot silently drop: every route and every timed operation is counted exactly.
+
+A new route in target_app, or a new timed benchmark, fails here until it
+has an operation (benchmarks/operations.py) and so an instruction count,
+its SQL statements and its retained bytes.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests_helpers import benchmark_ids
+
+from benchmarks.bench_counters import FormStatements, RetainedBytes, SqlStatements, retained_per_run
+from benchmarks.bench_instructions import Instructions
+from benchmarks.operations import OPERATIONS, ROUTES, TIMED, Operation, counting_context
+from target_app import create_app
+from target_app.config import TestConfig
+
+# Flask's own static route serves files from target_app/static: no view of
+# the app's runs there, so no plant could be put in it (README, "The sweep").
+NOT_APP_VIEWS = {"static"}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """(endpoint, method) of every rule in the app's URL map."""
+    app = create_app(TestConfig)
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in NOT_APP_VIEWS
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def endpoint_of(op_name: str) -> tuple[str, str]:
+    method, path = op_name.split(" ")[:2]
+    adapter = create_app(TestConfig).url_map.bind("localhost")
+    endpoint, _ = adapter.match(path.split("?")[0], method=method)
+    return endpoint, method
+
+
+def test_every_route_of_the_app_has_an_operation():
+    covered = {endpoint_of(op.name) for op in ROUTES}
+    missing = app_routes() - covered
+    assert not missing, f"routes without an operation in benchmarks/operations.py: {sorted(missing)}"
+
+
+def test_every_operation_has_an_instruction_count():
+    assert set(OPERATIONS) | {"cold_start"} == set(Instructions.params)
+
+
+def test_every_timed_benchmark_has_an_instruction_count():
+    timed = [i for i in benchmark_ids() if i.split("(")[0].rsplit(".", 1)[1].startswith(("time_", "timeraw_"))]
+    timed += [i for i in benchmark_ids() if i.startswith("bench_server.") and ".track_latency" in i]
+    missing = [i for i in timed if i not in TIMED]
+    assert not missing, f"timed benchmarks without an instruction count (operations.TIMED): {missing}"
+    assert set(TIMED.values()) <= set(Instructions.params)
+    assert set(TIMED) <= set(benchmark_ids()), "a TIMED key that names no benchmark"
+
+
+def test_every_route_has_its_statements_and_retained_bytes_counted():
+    views = app_routes()
+    with_statements = {endpoint_of(f"GET {path}") for path in SqlStatements.params}
+    with_statements |= {endpoint_of(name) for name in FormStatements.params}
+    assert views <= with_statements
+    assert views <= {endpoint_of(name) for name in RetainedBytes.params}
+
+
+def test_retained_bytes_catch_a_request_that_keeps_256_bytes_and_stay_quiet_otherwise():
+    ctx = counting_context()
+    kept: list[bytes] = []
+    clean = OPERATIONS["GET /healthz"]
+
+    def leaky_run(ctx, prepared):
+        clean.run(ctx, prepared)
+        kept.append(bytes(256))
+
+    leaky = Operation("GET /healthz leaky", leaky_run)
+    for _ in range(RetainedBytes.WARMUP):
+        clean.once(ctx)
+    assert retained_per_run(clean, ctx, 16) < 64
+    assert retained_per_run(leaky, ctx, 16) >= 256 + 33  # the bytes object's header too
+
+
+@pytest.mark.parametrize("route", FormStatements.params)
+def test_form_statements_are_exact(route):
+    bench = FormStatements()
+    bench.setup(route)
+    counts = [bench.track_statements(route) for _ in range(3)]
+    assert len(set(counts)) == 1 and counts[0] >= 1, counts
