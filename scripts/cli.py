@@ -49,7 +49,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     )
     print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}", flush=True)
     report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
-                         callgrind=args.callgrind)
+                         callgrind=not args.no_callgrind)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -75,6 +75,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         merge_base=not args.no_merge_base,
         enforce_budgets=True if args.enforce_budgets else None,
         confirm=not args.no_confirm,
+        callgrind=not args.no_callgrind,
     )
     md = write_outputs(
         verdict,
@@ -154,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test, not data)")
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
-    p.add_argument("--callgrind", action="store_true",
-                   help="also count instructions under valgrind (~45 s more per commit)")
+    p.add_argument("--no-callgrind", action="store_true",
+                   help="skip the instruction counts (on by default where valgrind is installed)")
+    p.add_argument("--callgrind", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11-28
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_history)
 
@@ -175,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-confirm", action="store_true",
                    help="do not re-run a timing regression to confirm it (by default only a timing that "
                         "regresses in two interleaved runs fails the gate)")
+    p.add_argument("--no-callgrind", action="store_true",
+                   help="skip the instruction counts (on by default where valgrind is installed)")
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")

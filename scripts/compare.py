@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -11,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name
+from scripts.asvtool import Project, callgrind_env, load_results, machine_name
 from scripts.errors import UserError
 from scripts.gate import DEFAULT_FACTOR, Verdict, compare_results, confirm_timings, load_budgets, timing_factors
 from scripts.history import git
@@ -51,12 +50,11 @@ def gate_config(project: Project, results_dir: Path) -> Path:
 
 
 def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | None = None,
-             quick: bool = False, rounds: int = 3) -> Path:
+             quick: bool = False, rounds: int = 3, callgrind: bool = True) -> Path:
     """Run base and head into ``out_dir/results``, rounds interleaved between them.
 
-    Instruction counts (callgrind) are on here, whatever the environment says.
+    Instruction counts (callgrind) are on unless ``callgrind`` is False.
     """
-    os.environ["TARGET_APP_BENCH_CALLGRIND"] = "1"
     results_dir = out_dir / "results"
     config = gate_config(project, results_dir)
     gate_project = Project(project.root, str(config.relative_to(project.root)) if config.is_relative_to(
@@ -70,7 +68,7 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     for regex in bench or []:
         args += ["--bench", regex]
     try:
-        proc = gate_project.asv(*args)
+        proc = gate_project.asv(*args, env=callgrind_env(callgrind))
     finally:
         Path(fh.name).unlink(missing_ok=True)
     if proc.returncode not in (0, 2):  # 2: some benchmark failed, which the gate judges
@@ -95,6 +93,7 @@ def gate(
     out_dir: Path | None = None,
     enforce_budgets: bool | None = None,
     confirm: bool = True,
+    callgrind: bool = True,
 ) -> Verdict:
     """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv runs.
 
@@ -116,7 +115,7 @@ def gate(
         pair = resolve_pair(project.root, base, head, merge_base=merge_base)
         if run:
             out = out_dir or project.root / ".asv" / "gate"
-            results = run_pair(project, pair, out, bench=bench, quick=quick, rounds=rounds)
+            results = run_pair(project, pair, out, bench=bench, quick=quick, rounds=rounds, callgrind=callgrind)
         results = results or project.results_dir
         loaded = load_results(results, machine)
         base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name
+from scripts.asvtool import CommitResult, Project, callgrind_env, load_results, machine_name
 from scripts.errors import UserError
 
 APP_PATHS = ("target_app",)
@@ -65,6 +65,12 @@ def select_commits(
     if not commits:
         raise UserError(f"no commits in {spec} changed {', '.join(APP_PATHS)}")
     return commits
+
+
+def stale_benchmarks(result: CommitResult, versions: dict[str, str], bench: list[str] | None = None) -> list[str]:
+    """Benchmarks of today's suite (those matching ``bench``) that ``result`` lacks or holds at another version."""
+    wanted = [name for name in versions if not bench or any(re.search(regex, name) for regex in bench)]
+    return sorted(name for name in wanted if result.versions.get(name) != versions[name])
 
 
 def format_duration(seconds: float) -> str:
@@ -122,38 +128,44 @@ def run_history(
     bench: list[str] | None = None,
     publish: bool = True,
     extra_asv_args: list[str] | None = None,
-    callgrind: bool = False,
+    callgrind: bool = True,
     out=sys.stdout,
 ) -> HistoryReport:
     """Measure each commit not measured yet, one asv run per commit, then publish.
 
-    Instruction counts (callgrind, ~45 s a commit) are skipped unless
-    ``callgrind``: they would double the time of a history run.
+    A commit measured before is measured again only for the benchmarks whose
+    version changed since (asv's ``--skip-existing`` keeps the rest), so a
+    benchmark whose meaning changed gets its whole graph back. Instruction
+    counts (callgrind) are on unless ``callgrind`` is False; without
+    valgrind they are skipped.
     """
-    os.environ["TARGET_APP_BENCH_CALLGRIND"] = "1" if callgrind else "0"
     machine = machine_name()
     report = HistoryReport(commits=commits)
     existing = load_results(project.results_dir, machine)
+    versions = project.benchmark_versions() if existing else {}
     start = time.monotonic()
     for index, commit in enumerate(commits, 1):
-        if commit in existing:
+        changed = stale_benchmarks(existing[commit], versions, bench) if commit in existing else None
+        if changed == []:
             report.skipped_existing.append(commit)
             print(f"[history] commit {index} of {len(commits)}: {commit[:8]} already measured, skipped", file=out)
             continue
-        print(progress_line(index, len(commits), commit, time.monotonic() - start, report.seconds_per_commit),
-              file=out, flush=True)
+        line = progress_line(index, len(commits), commit, time.monotonic() - start, report.seconds_per_commit)
+        if changed:
+            line += f" ({len(changed)} benchmark(s) changed since it was measured: measuring them again)"
+        print(line, file=out, flush=True)
         t0 = time.monotonic()
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
             fh.write(commit + "\n")
         # Raw samples are kept so the gate can compare history results later.
-        args = ["run", f"HASHFILE:{fh.name}", "--skip-existing-commits", "--machine", machine, "--record-samples"]
+        args = ["run", f"HASHFILE:{fh.name}", "--skip-existing", "--machine", machine, "--record-samples"]
         if quick:
             args.append("--quick")
         for regex in bench or []:
             args += ["--bench", regex]
         args += extra_asv_args or []
         try:
-            project.asv(*args)
+            project.asv(*args, env=callgrind_env(callgrind))
         finally:
             Path(fh.name).unlink(missing_ok=True)
         report.seconds_per_commit.append(time.monotonic() - t0)
