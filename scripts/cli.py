@@ -92,6 +92,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
     from scripts.calibrate import PLANTS, main_calibrate
 
+    if args.sweep:
+        from scripts.sweep import KINDS, main_sweep
+
+        kinds = tuple(args.kinds.split(",")) if args.kinds else KINDS
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise UserError(f"unknown mutant kind(s): {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}")
+        return main_sweep(Project(Path(args.repo).resolve()), Path(args.out).resolve(), kinds=kinds,
+                          routes=args.routes, quick=args.quick)
+
     wanted = set(args.plants.split(",")) if args.plants else None
     if wanted:
         unknown = wanted - {p.key for p in PLANTS}
@@ -194,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one sample each (tests only: timings mean nothing)")
     p.add_argument("--no-bisect", action="store_true", help="skip the asv find checks")
     p.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    p.add_argument("--sweep", action="store_true",
+                   help="instead: plant cpu, sql, n_plus_1 and leak mutants in every route's view and report the "
+                        "kill rate (counters and instruction counts only; ~15-30 min)")
+    p.add_argument("--routes", metavar="REGEX", help="with --sweep: only the endpoints matching REGEX")
+    p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak")
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_calibrate)
 

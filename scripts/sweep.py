@@ -1,0 +1,274 @@
+"""``calibrate --sweep``: plant regressions automatically in every route, and count the catches.
+
+Hand-picked plants prove only that the suite catches what it was built
+for. The sweep finds every route of the app from Flask's own URL map at
+the commit it starts from, and plants, one at a time and each in a commit
+of its own on top of that commit, four mutants at the top of the route's
+view function:
+
+- ``cpu``: ``sum(range(N))``, about 5% of the instructions of the route's
+  cheapest operation;
+- ``sql``: one extra statement per request;
+- ``n_plus_1``: a query per row (the settings of ten users, lazily loaded);
+- ``leak``: 256 bytes kept for good per request.
+
+Each mutant is measured with the deterministic benchmarks only (the
+instruction counts for ``cpu``, the counters for the rest) and judged as
+the gate judges, against the same measurements of the starting commit. A
+mutant is caught when the gate exits 1 with a benchmark of that route
+among the regressions. Timings are left out: on this machine they catch
+only large changes, and they would make the sweep cost hours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from scripts.asvtool import Project, callgrind_env, load_results, machine_name
+from scripts.errors import UserError
+from scripts.gate import DEFAULT_FACTOR, compare_results
+
+KINDS = ("cpu", "sql", "n_plus_1", "leak")
+CPU_SHARE = 0.05
+COUNTERS = r"^bench_counters\."
+INSTRUCTIONS = r"^bench_instructions\."
+
+# Run in the clone, by the project's interpreter: the app's URL map, where
+# each view's body starts, which operations of the suite reach each view,
+# and what one element of sum(range(N)) costs under callgrind.
+DISCOVER = r"""
+import ast, inspect, json, sys
+from pathlib import Path
+root = Path(sys.argv[1]).resolve()
+sys.path.insert(0, str(root))
+from target_app import create_app
+from target_app.config import TestConfig
+from benchmarks.operations import ROUTES
+from benchmarks.callgrind import count_instructions
+app = create_app(TestConfig)
+adapter = app.url_map.bind("localhost")
+ops = {}
+for op in ROUTES:
+    method, path = op.name.split(" ")[:2]
+    endpoint, _ = adapter.match(path.split("?")[0], method=method)
+    ops.setdefault(endpoint, []).append(op.name)
+views = {}
+for rule in app.url_map.iter_rules():
+    if rule.endpoint == "static" or rule.endpoint in views:
+        continue
+    fn = inspect.unwrap(app.view_functions[rule.endpoint])
+    source = Path(inspect.getsourcefile(fn)).resolve()
+    tree = ast.parse(source.read_text())
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == fn.__name__
+                and n.lineno <= fn.__code__.co_firstlineno + len(n.decorator_list) and n.body)
+    body = node.body
+    first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(
+        getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str) else body[0]
+    views[rule.endpoint] = {"rule": rule.rule, "methods": sorted(rule.methods - {"HEAD", "OPTIONS"}),
+                            "file": str(source.relative_to(root)), "line": first.lineno,
+                            "indent": first.col_offset, "ops": ops.get(rule.endpoint, [])}
+per_element = count_instructions({"k": "sum(range(20000))"}, repeat=1, warmup=1)["k"] / 20000
+import target_app
+assert Path(target_app.__file__).resolve().is_relative_to(root), target_app.__file__
+print(json.dumps({"views": views, "per_element": per_element}))
+"""
+
+
+@dataclass
+class Mutant:
+    endpoint: str
+    kind: str
+    commit: str = ""
+    expected: list[str] = field(default_factory=list)
+    gate_exit: int | None = None
+    flagged: list[str] = field(default_factory=list)
+    caught: bool = False
+
+
+@dataclass
+class SweepReport:
+    base: str
+    views: dict
+    mutants: list[Mutant] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def kill_rate(self, kind: str) -> tuple[int, int]:
+        of_kind = [m for m in self.mutants if m.kind == kind]
+        return sum(m.caught for m in of_kind), len(of_kind)
+
+
+def mutant_code(kind: str, cpu_elements: int) -> list[str]:
+    """The lines planted at the top of a view's body."""
+    if kind == "cpu":
+        return [f"sum(range({cpu_elements}))  # sweep: cpu"]
+    if kind == "sql":
+        return ["from sqlalchemy import text as _sweep_text  # sweep: one more statement",
+                "from target_app.db import get_session as _sweep_session",
+                "_sweep_session().execute(_sweep_text('SELECT 1'))"]
+    if kind == "n_plus_1":
+        return ["from sqlalchemy import select as _sweep_select  # sweep: a query per row",
+                "from target_app.db import get_session as _sweep_session",
+                "from target_app.models import User as _SweepUser",
+                "for _sweep_user in _sweep_session().scalars(",
+                "        _sweep_select(_SweepUser).order_by(_SweepUser.id).limit(10)).all():",
+                "    _sweep_user.settings  # lazy load, one SELECT each"]
+    if kind == "leak":
+        return ["globals().setdefault('_SWEEP_KEPT', []).append(bytes(256))  # sweep: 256 bytes kept"]
+    raise UserError(f"unknown mutant kind: {kind}")
+
+
+def plant(source: str, line: int, indent: int, code: list[str]) -> str:
+    """``source`` with ``code`` inserted before its 1-based ``line``, at ``indent``."""
+    lines = source.splitlines(keepends=True)
+    pad = " " * indent
+    return "".join(lines[: line - 1] + [pad + c + "\n" for c in code] + lines[line - 1:])
+
+
+def expected_ids(kind: str, ops: list[str]) -> list[str]:
+    """The benchmark ids that measure a view's operations, for a mutant kind."""
+    if kind == "cpu":
+        return [f"bench_instructions.Instructions.track_instructions('{op}')" for op in ops]
+    if kind == "leak":
+        return [f"bench_counters.RetainedBytes.track_retained_bytes('{op}')" for op in ops]
+    out = []
+    for op in ops:
+        method, path = op.split(" ", 1)
+        out.append(f"bench_counters.SqlStatements.track_statements('{path}')" if method == "GET"
+                   else f"bench_counters.FormStatements.track_statements('{op}')")
+    return out
+
+
+def discover(repo: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", DISCOVER, str(repo)], cwd=repo, text=True, capture_output=True,
+                          env={**os.environ, **callgrind_env(True)})
+    if proc.returncode != 0:
+        raise UserError(f"could not read the app's routes: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
+          routes: str | None = None, quick: bool = False) -> SweepReport:
+    """Plant every mutant kind in every route's view, measure, and judge each against the start."""
+    from scripts.calibrate import shared_env_config
+    from scripts.history import git
+
+    start = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    repo = workdir / "repo"
+    if repo.exists():
+        shutil.rmtree(repo)
+    subprocess.run(["git", "clone", "-q", "--branch", "main", str(project.root), str(repo)], check=True)
+    git(repo, "config", "user.email", "sweep@example.test")
+    git(repo, "config", "user.name", "sweep")
+    shared_env_config(project, repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    found = discover(repo)
+    views = {k: v for k, v in found["views"].items() if not routes or re.search(routes, k)}
+    if not views:
+        raise UserError(f"no route matches {routes!r}")
+    report = SweepReport(base=base, views=views)
+    clone = Project(repo)
+    machine = machine_name()
+    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}", machine, quick)
+    base_result = load_results(clone.results_dir, machine).get(base)
+    if base_result is None:
+        raise UserError("the starting commit could not be measured")
+    for endpoint, view in views.items():
+        for kind in kinds:
+            m = Mutant(endpoint, kind, expected=expected_ids(kind, view["ops"]))
+            cheapest = min((base_result_value(base_result, i) for i in expected_ids("cpu", view["ops"])),
+                           default=None)
+            elements = int(CPU_SHARE * cheapest / found["per_element"]) + 1 if cheapest else 1000
+            path = repo / view["file"]
+            git(repo, "checkout", "-q", base)
+            path.write_text(plant(path.read_text(), view["line"], view["indent"], mutant_code(kind, elements)))
+            git(repo, "commit", "-q", "-am", f"sweep: {kind} in {endpoint}")
+            m.commit = git(repo, "rev-parse", "HEAD").strip()
+            report.mutants.append(m)
+    git(repo, "checkout", "-q", base)
+    for kind in kinds:
+        commits = [m.commit for m in report.mutants if m.kind == kind]
+        print(f"[sweep] measuring {len(commits)} {kind} mutant(s)", flush=True)
+        _measure(clone, commits, INSTRUCTIONS if kind == "cpu" else COUNTERS, machine, quick)
+    results = load_results(clone.results_dir, machine)
+    for m in report.mutants:
+        verdict = compare_results(base_result, results.get(m.commit), factor=DEFAULT_FACTOR)
+        m.gate_exit = verdict.exit_code
+        m.flagged = [f.id for f in verdict.regressions]
+        m.caught = verdict.exit_code == 1 and bool(set(m.flagged) & set(m.expected))
+    report.wall_seconds = time.monotonic() - start
+    return report
+
+
+def base_result_value(result, ident: str) -> float | None:
+    """The value of one benchmark id (with its parameter) in ``result``."""
+    from scripts.gate import _param_labels
+
+    name, _, label = ident.partition("(")
+    label = label[:-1] if label else ""
+    if name not in result.values:
+        return None
+    labels = _param_labels(result.params.get(name) or [])
+    values = result.values[name] if isinstance(result.values[name], list) else [result.values[name]]
+    for lab, value in zip(labels, values, strict=False):
+        if lab == label and isinstance(value, int | float) and value == value:
+            return float(value)
+    return None
+
+
+def _measure(project: Project, commits: list[str], bench: str, machine: str, quick: bool) -> None:
+    hashfile = project.root / ".asv" / "sweep-hashes.txt"
+    hashfile.parent.mkdir(parents=True, exist_ok=True)
+    hashfile.write_text("\n".join(commits) + "\n")
+    args = ["run", f"HASHFILE:{hashfile}", "--machine", machine, "--bench", bench, "--skip-existing"]
+    if quick:
+        args.append("--quick")
+    project.asv(*args, env=callgrind_env(True))
+
+
+def to_markdown(r: SweepReport) -> str:
+    lines = ["# Mutation sweep", "",
+             f"Start `{r.base[:8]}`; {len(r.views)} routes from the app's URL map, {len(r.mutants)} mutants, "
+             f"wall time {r.wall_seconds / 60:.1f} min ({r.wall_seconds / max(1, len(r.mutants)):.0f} s a mutant).",
+             "", "| Route | " + " | ".join(KINDS) + " |", "|---|" + "---|" * len(KINDS)]
+    by = {(m.endpoint, m.kind): m for m in r.mutants}
+    for endpoint, view in r.views.items():
+        cells = []
+        for kind in KINDS:
+            m = by.get((endpoint, kind))
+            if m is None:
+                cells.append("–")
+            elif m.caught:
+                hit = sorted(set(m.flagged) & set(m.expected))[0]
+                cells.append(f"caught: `{hit.split('.', 1)[1]}`")
+            else:
+                cells.append(f"**missed** (exit {m.gate_exit})")
+        lines.append(f"| {' '.join(view['methods'])} `{view['rule']}` ({endpoint}) | " + " | ".join(cells) + " |")
+    lines += ["", "| Kind | Kill rate |", "|---|---|"]
+    for kind in KINDS:
+        caught, total = r.kill_rate(kind)
+        if total:
+            lines.append(f"| {kind} | {caught}/{total} ({caught / total:.0%}) |")
+    false = [m for m in r.mutants if m.caught and set(m.flagged) - set(m.expected)]
+    if false:
+        lines += ["", "Mutants that also flagged benchmarks of other routes:", ""]
+        lines += [f"- {m.kind} in {m.endpoint}: {sorted(set(m.flagged) - set(m.expected))}" for m in false]
+    return "\n".join(lines) + "\n"
+
+
+def main_sweep(project: Project, out: Path, **kwargs) -> int:
+    report = sweep(project, out / "sweep-work", **kwargs)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.md").write_text(to_markdown(report))
+    (out / "sweep.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    print(to_markdown(report))
+    print(f"[sweep] report: {out / 'sweep.md'} (and sweep.json)")
+    return 0 if all(m.caught for m in report.mutants) else 1
