@@ -2,7 +2,7 @@
 
 
 class ColdStart:
-    repeat = (3, 4, 2.0)
+    repeat = (2, 3, 1.5)
     rounds = 1
     number = 1
 

@@ -252,8 +252,8 @@ class Timed:
     """
 
     rounds = 2
-    repeat = (10, 25, 0.6)
-    warmup_time = 0.1
+    repeat = (10, 20, 0.4)
+    warmup_time = 0.05
     sample_time = 0.005
 
 

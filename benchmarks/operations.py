@@ -42,19 +42,10 @@ class Context:
     """An app on a private database, a logged-in client, a spare one for the forms, a session."""
 
     def __init__(self, app):
-        from sqlalchemy import update
-        from werkzeug.security import generate_password_hash
-
-        from .dataset import PASSWORD
-
         self.app = app
         self.engine = require("db", "get_engine").get_engine(app)
         self.session = app.extensions["db_sessionmaker"]()
-        models = require("models", "User")
-        method = app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.session.execute(update(models.User).where(models.User.username == LOGIN_SUBMIT_USERNAME)
-                             .values(password_hash=generate_password_hash(PASSWORD, method=method)))
-        self.session.commit()
+        self.app_hash_set = False
         self.client = app.test_client()
         login(self.client)
         # The forms' client, reused: werkzeug makes a class per test client,
@@ -121,6 +112,17 @@ def _new_session(ctx):
 def _prepare_login(ctx):
     from .dataset import PASSWORD
 
+    if not ctx.app_hash_set:
+        # Hashed once, on first use, the way the app hashes (scrypt).
+        from sqlalchemy import update
+        from werkzeug.security import generate_password_hash
+
+        user = require("models", "User").User
+        method = ctx.app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        ctx.session.execute(update(user).where(user.username == LOGIN_SUBMIT_USERNAME)
+                            .values(password_hash=generate_password_hash(PASSWORD, method=method)))
+        ctx.session.commit()
+        ctx.app_hash_set = True
     client = _new_session(ctx)
     token = _form(ctx, client, "/auth/login")
     return client, {"username": LOGIN_SUBMIT_USERNAME, "password": PASSWORD, "csrf_token": token}

@@ -121,10 +121,26 @@ EXPECTED_STATEMENTS = {
 def test_statement_counts_are_known_and_repeatable():
     from benchmarks.bench_counters import SqlStatements
 
-    bench = SqlStatements()
-    for route, expected in EXPECTED_STATEMENTS.items():
-        bench.setup(route)
-        assert [bench.track_statements(route) for _ in range(3)] == [expected] * 3, route
+    runs = [SqlStatements().setup_cache() for _ in range(2)]
+    assert runs[0] == runs[1] == EXPECTED_STATEMENTS
+
+
+def test_a_failing_route_fails_alone_and_a_missing_one_skips():
+    from benchmarks.bench_counters import check_route, per_route
+
+    def measure(route):
+        if route == "gone":
+            raise NotImplementedError("not a route at this commit")
+        if route == "broken":
+            raise RuntimeError("GET broken answered 500")
+        return 3
+
+    cache = per_route(["ok", "gone", "broken"], measure)
+    check_route(cache, "ok")
+    with pytest.raises(NotImplementedError, match="not a route"):
+        check_route(cache, "gone")
+    with pytest.raises(RuntimeError, match="answered 500"):
+        check_route(cache, "broken")
 
 
 def test_list_statements_do_not_grow_with_page_size():

@@ -46,6 +46,12 @@ def repo(tmp_path_factory):
     branch("cpu2", "target_app/main.py", "    db = get_session()\n    stats = {",
            "    db = get_session()\n    sum(range(1300))  # planted ~2% CPU\n    stats = {",
            "homepage: planted 2% CPU slowdown")
+    # The blind spots of issue 11: the homepage's lost eager load (an N+1
+    # that the old seed data hid), and ~15% more CPU on /api/settings.
+    branch("lostjoin", "target_app/main.py", "select(Post).options(joinedload(Post.author))", "select(Post)",
+           "homepage: lazy-load the latest posts' authors")
+    branch("cpu15", "target_app/api.py", "def settings():\n",
+           "def settings():\n    sum(range(4200))  # planted ~15% CPU\n", "api/settings: planted 15% CPU")
     return r
 
 
@@ -103,3 +109,22 @@ def test_two_percent_cpu_is_caught_by_instruction_counts(repo, tmp_path):
     assert 1.01 < home["ratio"] < 1.04, home
     others = [f for f in data["findings"] if f["status"] == "regressed" and f is not home]
     assert others == [], others
+
+
+def test_homepage_n_plus_1_hidden_by_convenient_data_is_caught(repo, tmp_path):
+    proc, data = gate(repo, "lostjoin", tmp_path, bench=["--bench", "SqlStatements", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    assert list(regressed) == ["bench_counters.SqlStatements.track_statements('/')"]
+    home = regressed["bench_counters.SqlStatements.track_statements('/')"]
+    assert home["before"] == 6 and home["after"] == 6 + 5, home  # one query per latest post
+
+
+@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
+                    reason="valgrind is not installed")
+def test_cpu_on_a_route_that_had_no_instruction_count_is_caught(repo, tmp_path):
+    proc, data = gate(repo, "cpu15", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    assert list(regressed) == ["bench_instructions.Instructions.track_instructions('GET /api/settings')"]
+    assert 1.10 < regressed["bench_instructions.Instructions.track_instructions('GET /api/settings')"]["ratio"] < 1.25

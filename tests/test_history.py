@@ -163,3 +163,15 @@ def test_interrupted_history_resumes_without_losing_anything(tmp_path):
     assert f"{c['initial'][:8]} already measured, skipped" in proc.stdout
     assert set(r.results()) == set(wanted)
     assert first.read_bytes() == saved, "the result measured before the interruption changed"
+
+
+def test_a_commit_is_measured_again_for_the_benchmarks_whose_version_changed():
+    from scripts.asvtool import CommitResult
+    from scripts.history import stale_benchmarks
+
+    result = CommitResult("a" * 40, versions={"m.A.time_x": "1", "m.B.track_y": "abc"})
+    assert stale_benchmarks(result, {"m.A.time_x": "1", "m.B.track_y": "abc"}) == []
+    assert stale_benchmarks(result, {"m.A.time_x": "2", "m.B.track_y": "abc"}) == ["m.A.time_x"]
+    assert stale_benchmarks(result, {"m.A.time_x": "1", "m.C.track_new": "1"}) == ["m.C.track_new"]
+    assert stale_benchmarks(result, {"m.A.time_x": "2", "m.C.track_new": "1"}, bench=["track_"]) == [
+        "m.C.track_new"]
