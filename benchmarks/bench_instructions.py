@@ -96,6 +96,8 @@ class Instructions:
             raise NotImplementedError(cache["skip"])
         if operation not in cache["counts"]:
             raise NotImplementedError(f"{operation} is not available at this commit")
+        if isinstance(cache["counts"][operation], str):
+            raise RuntimeError(cache["counts"][operation])
 
     def track_instructions(self, cache, operation):
         return cache["counts"][operation]

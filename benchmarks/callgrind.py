@@ -110,7 +110,8 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        what must run before ``setup``, such as a cold import).
     2. ``setup`` and every operation's warm-up, uninstrumented. An operation
        that raises NotImplementedError there (a feature this commit lacks)
-       is left out; the names that ran go to the file ``$CG_MANIFEST``.
+       is left out, one that fails is recorded with its error and left out
+       too; the names that ran and the failures go to ``$CG_MANIFEST``.
        The heap they leave is frozen out of the collector's reach.
     3. Each operation between markers, with the collector off: where a
        collection falls depends on the memory layout, not on the code under
@@ -123,17 +124,19 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
             fn, code, prep = _function(name, op)
             lines += [code, "_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
         lines.append('_instrument("off")')
-    lines += [textwrap.dedent(setup).strip(), "_ok = []"]
+    lines += [textwrap.dedent(setup).strip(), "_ok, _failed = [], {}"]
     calls = []
     for name, op in operations.items():
         op = _spec(op, repeat, warmup)
         fn, code, prep = _function(name, op)
         lines.append(code)
         lines.append(f"try:\n    for _i in range({op.warmup}):\n        {fn}(-1 - _i, {prep})\n"
-                     f"    _ok.append({name!r})\nexcept NotImplementedError:\n    pass")
+                     f"    _ok.append({name!r})\nexcept NotImplementedError:\n    pass\n"
+                     f"except Exception as _exc:\n    _failed[{name!r}] = f'{{type(_exc).__name__}}: {{_exc}}'")
         calls.append((name, fn, prep, op))
     lines += ["if _os.environ.get('CG_MANIFEST'):",
-              "    with open(_os.environ['CG_MANIFEST'], 'w') as _fh:\n        _json.dump(_ok, _fh)",
+              "    with open(_os.environ['CG_MANIFEST'], 'w') as _fh:\n"
+              "        _json.dump({'ran': _ok, 'failed': _failed}, _fh)",
               "_gc.collect()", "_gc.freeze()", '_instrument("on")']
     for name, fn, prep, op in calls:
         lines.append(f"if {name!r} in _ok:")
@@ -198,21 +201,23 @@ def count_instructions(
     An operation is a code string (run ``repeat`` times after ``warmup``) or
     a :class:`Spec` with its own repetitions and an unmeasured step. An
     operation that raised NotImplementedError in its warm-up is absent from
-    the result. ``first`` and ``prelude``: see :func:`child_script`.
+    the result; one that failed maps to its error message (a str), so the
+    others are still counted. ``first`` and ``prelude``: see
+    :func:`child_script`.
     """
     exe = valgrind()
     operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
     script = child_script(operations, setup, prelude=prelude, first=first)
     python = python or sys.executable
     vgdb = shutil.which("vgdb") or "vgdb"
-    code, stderr, totals, ran = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=True)
+    code, stderr, totals, manifest = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=True)
     if code == NO_TOGGLE_EXIT:
-        code, stderr, totals, ran = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=False)
+        code, stderr, totals, manifest = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=False)
     if code != 0:
         tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"callgrind run failed ({code}): {tail}")
-    measured = {**(first or {}), **{name: operations[name] for name in ran}}
-    return per_operation(measured, totals)
+    measured = {**(first or {}), **{name: operations[name] for name in manifest["ran"]}}
+    return {**per_operation(measured, totals), **manifest["failed"]}
 
 
 def _callgrind(exe, script, python, env, timeout, *, vgdb, toggle):

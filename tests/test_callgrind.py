@@ -106,7 +106,9 @@ def test_every_operation_is_counted_in_exactly_one_group():
 @pytest.mark.slow
 def test_an_operation_missing_at_this_commit_is_left_out_and_the_rest_still_line_up():
     ops = {"small": "sum(range(1000))", "missing": "raise NotImplementedError('not here')",
+           "broken": "1 / 0",
            "prepared": callgrind.Spec("sum(range(_p))", prepare="10000", repeat=3, warmup=1)}
     counts = callgrind.count_instructions(ops, repeat=3, warmup=1)
-    assert set(counts) == {"small", "prepared"}
+    assert set(counts) == {"small", "broken", "prepared"}
+    assert counts["broken"] == "ZeroDivisionError: division by zero"
     assert 8 < counts["prepared"] / counts["small"] < 13, counts
