@@ -29,7 +29,7 @@ class ListScaling(Timed):
 
     params = [10, 30, 100]
     param_names = ["per_page"]
-    repeat = (6, 12, 0.3)
+    repeat = (5, 10, 0.2)
     rounds = 1
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"

@@ -34,7 +34,7 @@ class Routes(Timed):
 
     params = GET_ROUTES
     param_names = ["route"]
-    repeat = (6, 12, 0.3)
+    repeat = (5, 10, 0.2)
     rounds = 1
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"

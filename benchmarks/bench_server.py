@@ -90,10 +90,10 @@ class ConcurrentHomepage(_LoadTracks):
 
 
 class ConcurrentLogin(_LoadTracks):
-    """8 clients log in at once through the real form, twice each."""
+    """8 clients log in at once through the real form, once each."""
 
     CLIENTS = 8
-    PER_CLIENT = 2
+    PER_CLIENT = 1
 
     def setup_cache(self):
         password = _seed_password()

@@ -252,7 +252,7 @@ class Timed:
     """
 
     rounds = 2
-    repeat = (10, 20, 0.4)
+    repeat = (8, 16, 0.3)
     warmup_time = 0.05
     sample_time = 0.005
 
