@@ -9,6 +9,7 @@ import sys
 import tracemalloc
 
 from .common import GET_ROUTES, StatementCounter, fixture, get_ok
+from .exact import measure_exact
 from .operations import FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
@@ -47,7 +48,9 @@ class SqlStatements:
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"
 
-    def setup_cache(self):
+    setup_cache = measure_exact
+
+    def measure(self):
         f = fixture()
 
         def measure(route):
@@ -59,10 +62,10 @@ class SqlStatements:
         return per_route(self.params, measure)
 
     def setup(self, cache, route):
-        check_route(cache, route)
+        check_route(cache[type(self).__name__], route)
 
     def track_statements(self, cache, route):
-        return cache[route]
+        return cache[type(self).__name__][route]
 
     track_statements.unit = "statements"
 
@@ -83,7 +86,9 @@ class AllocatedBytes:
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"
 
-    def setup_cache(self):
+    setup_cache = measure_exact
+
+    def measure(self):
         client = fixture().client
 
         def measure(route):
@@ -94,10 +99,10 @@ class AllocatedBytes:
         return per_route(self.params, measure)
 
     def setup(self, cache, route):
-        check_route(cache, route)
+        check_route(cache[type(self).__name__], route)
 
     def track_bytes(self, cache, route):
-        return cache[route]
+        return cache["AllocatedBytes"][route]
 
     track_bytes.unit = "bytes"
 
@@ -200,7 +205,9 @@ class FormStatements:
     param_names = ["route"]
     version = "1"
 
-    def setup_cache(self):
+    setup_cache = measure_exact
+
+    def measure(self):
         ctx = counting_context()
 
         def measure(route):
@@ -214,10 +221,10 @@ class FormStatements:
         return per_route(self.params, measure)
 
     def setup(self, cache, route):
-        check_route(cache, route)
+        check_route(cache[type(self).__name__], route)
 
     def track_statements(self, cache, route):
-        return cache[route]
+        return cache[type(self).__name__][route]
 
     track_statements.unit = "statements"
 
@@ -245,7 +252,9 @@ class RetainedBytes:
     REQUESTS = 5  # per window; two windows
     version = "1"
 
-    def setup_cache(self):
+    setup_cache = measure_exact
+
+    def measure(self):
         # Each route warmed up and measured in turn, always in the same order.
         ctx = counting_context()
 
@@ -258,11 +267,11 @@ class RetainedBytes:
         return per_route(self.params, measure)
 
     def setup(self, cache, route):
-        check_route(cache, route)
+        check_route(cache[type(self).__name__], route)
 
     def track_retained_bytes(self, cache, route):
         # Whole 64-byte steps: retentions below that come and go with caches
         # that grow once (README, "Noise"); a leak of 256 bytes shows as 256.
-        return max(0, cache[route]) // 64 * 64
+        return max(0, cache["RetainedBytes"][route]) // 64 * 64
 
     track_retained_bytes.unit = "bytes/request"

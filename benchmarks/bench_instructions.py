@@ -8,11 +8,11 @@ tests/test_coverage.py keeps it so). Needs valgrind, and is skipped
 without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .callgrind import Spec, count_instructions, valgrind
+from .callgrind import Count, Spec, valgrind
 from .common import CHEAP_HASH, bench_db, remove_db
+from .exact import measure_exact
 from .operations import COLD_START, OPERATIONS
 
 # The child imports the suite's own package (as asv does, by name only, so
@@ -68,30 +68,42 @@ class Instructions:
     param_names = ["operation"]
     timeout = 900
 
-    def setup_cache(self):
+    setup_cache = measure_exact  # beside the counters (benchmarks/exact.py)
+
+    def measure(self):
+        return self.finish(self.start())
+
+    def start(self):
+        """Start the two valgrind processes side by side, each on its own copy of
+        the database (a count must not depend on what the other one wrote)."""
         try:
             valgrind()
         except NotImplementedError as exc:
             return {"skip": str(exc)}
+        bench = str(Path(__file__).resolve().parent)
+        runs = []
+        for names, cold_start in zip(split(list(OPERATIONS)), [True, False], strict=True):
+            db_path = bench_db(password_method=CHEAP_HASH)
+            first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
+            count = Count(specs(names), CHILD_PROGRAM, prelude=COLD_PROGRAM if cold_start else "", first=first,
+                          env={"CG_DB": str(db_path), "CG_BENCH": bench})
+            runs.append((count.start(), db_path))
+        return {"runs": runs}
+
+    def finish(self, started) -> dict:
+        if "skip" in started:
+            return started
         counts = {}
-        # Two valgrind processes side by side, each on its own copy of the
-        # database (a count must not depend on what the other one wrote).
-        with ThreadPoolExecutor(2) as pool:
-            for part in pool.map(self._count, split(list(OPERATIONS)), [True, False]):
-                counts.update(part)
+        try:
+            for count, _ in started["runs"]:
+                counts.update(count.finish())
+        finally:
+            for _, db_path in started["runs"]:
+                remove_db(db_path)
         return {"counts": counts}
 
-    def _count(self, names, cold_start):
-        db_path = bench_db(password_method=CHEAP_HASH)
-        try:
-            env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
-            first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
-            return count_instructions(specs(names), CHILD_PROGRAM, prelude=COLD_PROGRAM if cold_start else "",
-                                      first=first, env=env)
-        finally:
-            remove_db(db_path)
-
     def setup(self, cache, operation):
+        cache = cache["Instructions"]
         if "skip" in cache:
             raise NotImplementedError(cache["skip"])
         if operation not in cache["counts"]:
@@ -100,7 +112,7 @@ class Instructions:
             raise RuntimeError(cache["counts"][operation])
 
     def track_instructions(self, cache, operation):
-        return cache["counts"][operation]
+        return cache["Instructions"]["counts"][operation]
 
     track_instructions.unit = "instructions"
     # 3: every operation the suite times, on the suite's own production-shaped

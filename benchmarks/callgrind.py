@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,40 +206,75 @@ def count_instructions(
     others are still counted. ``first`` and ``prelude``: see
     :func:`child_script`.
     """
-    exe = valgrind()
-    operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
-    script = child_script(operations, setup, prelude=prelude, first=first)
-    python = python or sys.executable
-    vgdb = shutil.which("vgdb") or "vgdb"
-    code, stderr, totals, manifest = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=True)
-    if code == NO_TOGGLE_EXIT:
-        code, stderr, totals, manifest = _callgrind(exe, script, python, env, timeout, vgdb=vgdb, toggle=False)
-    if code != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"callgrind run failed ({code}): {tail}")
-    measured = {**(first or {}), **{name: operations[name] for name in manifest["ran"]}}
-    return {**per_operation(measured, totals), **manifest["failed"]}
+    return Count(operations, setup, prelude=prelude, first=first, repeat=repeat, warmup=warmup, python=python,
+                 env=env, timeout=timeout).start().finish()
 
 
-def _callgrind(exe, script, python, env, timeout, *, vgdb, toggle):
-    """One valgrind run: (exit status, stderr, dump totals, operations that ran).
+class Count:
+    """One valgrind process counting ``operations``: :meth:`start` it, do other work, :meth:`finish` it.
 
-    With ``toggle``, instrumentation starts off and the child switches it on
-    with ``vgdb`` after its set-up; without, everything runs instrumented.
+    Between the two nothing runs in this process on its behalf (the child
+    writes to files, not pipes), so other measurements may run meanwhile.
     """
-    with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
-        out = Path(tmp) / "cg.out"
+
+    def __init__(self, operations, setup="", *, prelude="", first=None, repeat=10, warmup=3, python=None,
+                 env=None, timeout=600.0):
+        self.exe = valgrind()
+        self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
+        self.first = first or {}
+        self.script = child_script(self.operations, setup, prelude=prelude, first=first)
+        self.python = python or sys.executable
+        self.vgdb = shutil.which("vgdb") or "vgdb"
+        self.env = env
+        self.timeout = timeout
+        self.tmp: tempfile.TemporaryDirectory | None = None
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, toggle: bool = True) -> Count:
+        """Start valgrind; with ``toggle``, instrumentation starts off and the child switches it on."""
+        self.toggle = toggle
+        self.tmp = tempfile.TemporaryDirectory(prefix="callgrind-")
+        tmp = Path(self.tmp.name)
         cmd = [
-            exe, "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=getppid",
+            self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out'}", "--dump-before=getppid",
             "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no",
             f"--instr-atstart={'no' if toggle else 'yes'}",
-            python, "-c", script,
+            self.python, "-c", self.script,
         ]
-        child_env = {**os.environ, **(env or {}), "PYTHONHASHSEED": HASH_SEED}
-        manifest = Path(tmp) / "ran.json"
-        child_env.update(CG_VGDB=vgdb, CG_INSTR_ATSTART="no" if toggle else "yes", CG_MANIFEST=str(manifest))
-        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            return proc.returncode, proc.stderr, [], []
-        dumps = [p for p in Path(tmp).iterdir() if p.name.startswith("cg.out")]
-        return 0, proc.stderr, parse_dumps(dumps), json.loads(manifest.read_text())
+        env = {**os.environ, **(self.env or {}), "PYTHONHASHSEED": HASH_SEED}
+        env.update(CG_VGDB=self.vgdb, CG_INSTR_ATSTART="no" if toggle else "yes",
+                   CG_MANIFEST=str(tmp / "ran.json"))
+        self.log = open(tmp / "stderr.txt", "w+")  # noqa: SIM115 - closed in finish()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def finish(self) -> dict[str, float | str]:
+        """Wait for valgrind and read its counts (see :func:`count_instructions`)."""
+        try:
+            left = max(1.0, self.timeout - (time.monotonic() - self.started))
+            code = self.proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self._close()
+            raise RuntimeError(f"callgrind run took longer than {self.timeout:.0f} s") from None
+        if code == NO_TOGGLE_EXIT and self.toggle:
+            self._close()
+            return self.start(toggle=False).finish()
+        tmp = Path(self.tmp.name)
+        try:
+            if code != 0:
+                self.log.seek(0)
+                tail = "\n".join(self.log.read().strip().splitlines()[-5:])
+                raise RuntimeError(f"callgrind run failed ({code}): {tail}")
+            manifest = json.loads((tmp / "ran.json").read_text())
+            totals = parse_dumps([p for p in tmp.iterdir() if p.name.startswith("cg.out")])
+        finally:
+            self._close()
+        measured = {**self.first, **{name: self.operations[name] for name in manifest["ran"]}}
+        return {**per_operation(measured, totals), **manifest["failed"]}
+
+    def _close(self) -> None:
+        self.log.close()
+        self.tmp.cleanup()

@@ -32,15 +32,18 @@ ALL = list(discover())
 SLOW_MODULES = ("bench_server", "bench_instructions")
 SERVER = [p for p in ALL if p.id.startswith(SLOW_MODULES)]
 IN_PROCESS = [p for p in ALL if not p.id.startswith(SLOW_MODULES)]
-_CACHES: dict[type, object] = {}
+_CACHES: dict[tuple, object] = {}
 
 
 def run_once(cls, name, combo):
-    """What asv does for one benchmark: setup_cache (once per class), setup, body, teardown."""
+    """What asv does for one benchmark: setup_cache (once per setup_cache function), setup, body, teardown."""
     obj = cls()
-    if hasattr(obj, "setup_cache") and cls not in _CACHES:
-        _CACHES[cls] = obj.setup_cache()
-    extra = (_CACHES[cls],) if hasattr(obj, "setup_cache") else ()
+    # asv shares one setup_cache between the classes that name the same
+    # function (benchmarks/exact.py); the callgrind switch changes its result.
+    key = (getattr(cls, "setup_cache", None), os.environ.get("TARGET_APP_BENCH_CALLGRIND"))
+    if hasattr(obj, "setup_cache") and key not in _CACHES:
+        _CACHES[key] = obj.setup_cache()
+    extra = (_CACHES[key],) if hasattr(obj, "setup_cache") else ()
     if hasattr(obj, "setup"):
         obj.setup(*extra, *combo)
     try:
@@ -85,7 +88,10 @@ def test_suite_has_every_benchmark_the_issue_lists():
 
 
 @pytest.mark.parametrize("cls,name,combo", IN_PROCESS)
-def test_benchmark_runs_once(cls, name, combo):
+def test_benchmark_runs_once(cls, name, combo, monkeypatch):
+    # The counters share their setup_cache with the instruction counts: those
+    # are the slow tests' job.
+    monkeypatch.setenv("TARGET_APP_BENCH_CALLGRIND", "0")
     result = run_once(cls, name, combo)
     if name.startswith("track_"):
         assert isinstance(result, int | float) and result >= 0
@@ -101,7 +107,10 @@ def test_slow_benchmark_runs_once(cls, name, combo):
     if name == "track_success_rate":
         assert result == 100.0
     if name == "track_instructions":
-        assert 50_000 < result < 100_000_000, "one operation, without interpreter start-up"
+        # One operation, without interpreter start-up (~1.6e9); scrypt is ~7.9e8 by itself.
+        ceiling = 1_200_000_000 if combo[0] in ("POST /auth/login", "POST /auth/register", "cold_start") \
+            else 100_000_000
+        assert 50_000 < result < ceiling, combo
 
 
 EXPECTED_STATEMENTS = {
@@ -121,7 +130,7 @@ EXPECTED_STATEMENTS = {
 def test_statement_counts_are_known_and_repeatable():
     from benchmarks.bench_counters import SqlStatements
 
-    runs = [SqlStatements().setup_cache() for _ in range(2)]
+    runs = [SqlStatements().measure() for _ in range(2)]
     assert runs[0] == runs[1] == EXPECTED_STATEMENTS
 
 
@@ -157,7 +166,7 @@ def test_list_statements_do_not_grow_with_page_size():
 def test_allocated_bytes_repeat_within_tolerance():
     from benchmarks.bench_counters import AllocatedBytes
 
-    runs = [AllocatedBytes().setup_cache() for _ in range(3)]
+    runs = [AllocatedBytes().measure() for _ in range(3)]
     for route in AllocatedBytes.params:
         values = [run[route] for run in runs]
         assert max(values) - min(values) <= 0.01 * min(values) + 1024, (route, values)
