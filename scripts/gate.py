@@ -35,16 +35,15 @@ DEFAULT_FACTOR = 1.10
 # Deterministic counters and their declared tolerances: relative, absolute.
 # Statements and pool connections are exact. Allocated bytes move by a few
 # hundred bytes between identical requests (measured: 0.1-2%), hence 3%.
-# Instruction counts (callgrind) repeat exactly for the same program, and
-# move a little with where objects land in memory when other code changes:
-# over the 24 commit pairs of two calibration histories, an operation that a
-# commit did not touch moved by at most +0.65% (homepage); the user lookup
-# (380k instructions) once moved by -2.1%. Hence 1%, which still catches the
-# 2% homepage slowdown that tests/test_gate_e2e.py plants, and 3% for the
-# user lookup (a dropped index costs it 7.7x). Programs laid out more
-# differently (other operations measured before it) moved the homepage by up
-# to 1.9% and the user lookup by 4.2%: re-measure both sides with today's
-# suite, as the gate does, rather than compare with results of another suite.
+# Instruction counts (callgrind) repeat for the same program and move a
+# little with where objects land in memory when other code changes (a
+# docstring in main.py flipped GET /api/posts by 1.2% either way, a config
+# string moved GET /api/me by 1.8%): the README's "Noise" has the measured
+# moves. Hence 2.5%, and 3% for the four
+# operations under 500k instructions; the sweep's 5% CPU mutants and the
+# 3% plant of tests/test_gate_e2e.py are caught. Re-measure both sides with
+# today's suite, as the gate does, rather than compare with results of
+# another suite. The retained-bytes tolerance is in bytes per request.
 # The first matching pattern wins; a pattern may name one parameter.
 COUNTER_TOLERANCES = {
     "*.track_statements": (0.0, 0.0),
@@ -55,7 +54,7 @@ COUNTER_TOLERANCES = {
     "*.track_instructions('user_settings')": (0.03, 0.0),
     "*.track_instructions('site_settings')": (0.03, 0.0),
     "*.track_instructions('pool_checkout')": (0.03, 0.0),
-    "*.track_instructions*": (0.01, 0.0),
+    "*.track_instructions*": (0.025, 0.0),
 }
 # Tracks where a higher value is better.
 HIGHER_IS_BETTER = ["*.track_throughput", "*.track_success_rate"]

@@ -211,15 +211,16 @@ def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
     assert only_time.exit_code == 0
 
 
-def test_instruction_tolerance_is_1_percent_and_3_for_the_user_lookup():
+def test_instruction_tolerance_is_2_5_percent_and_3_for_the_small_operations():
     name = "bench_instructions__Instructions__track_instructions"
-    ops = [["'homepage'", "'login_page'", "'user_lookup'"]]
-    base = result("a" * 40, **{name: ([7.2e6, 2.3e6, 3.8e5], ops)})
+    ops = [["'GET /'", "'GET /api/posts'", "'user_lookup'", "'pool_checkout'"]]
+    base = result("a" * 40, **{name: ([9.8e6, 7.7e6, 4.2e5, 9.1e4], ops)})
 
     def regressed(after):
         v = compare_results(base, result("b" * 40, **{name: (after, ops)}))
         return sorted(f.params for f in v.regressions)
 
-    assert regressed([7.2e6 * 1.007, 2.3e6 * 1.007, 3.8e5 * 1.02]) == []  # drift seen between commits
-    assert regressed([7.2e6 * 1.02, 2.3e6, 3.8e5 * 1.02]) == ["'homepage'"]  # a 2% CPU regression
-    assert regressed([7.2e6, 2.3e6, 3.8e5 * 1.04]) == ["'user_lookup'"]
+    # The largest moves measured between unrelated commits (README, "Noise").
+    assert regressed([9.8e6 * 1.0092, 7.7e6 * 1.0183, 4.2e5 * 1.02, 9.1e4 * 1.0211]) == []
+    assert regressed([9.8e6 * 1.035, 7.7e6, 4.2e5, 9.1e4]) == ["'GET /'"]  # the e2e test's 3.5% plant
+    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.04, 9.1e4]) == ["'user_lookup'"]
