@@ -42,10 +42,11 @@ def repo(tmp_path_factory):
            "target_app no longer imports")
     branch("nplus1", "target_app/api.py", "        .options(selectinload(User.settings))\n", "",
            "api: drop selectinload (N+1)")
-    # About 3.5% more CPU on the homepage: sum(range(1800)) costs ~345k of its ~9.8M instructions.
+    # About 4% more CPU on the homepage: sum(range(2600)) measured +4% of its ~9.8M instructions
+    # in the sweep's terms (a planned 5% measured 3.2-4.5%).
     branch("cpu2", "target_app/main.py", "    db = get_session()\n    stats = {",
-           "    db = get_session()\n    sum(range(1800))  # planted ~3.5% CPU\n    stats = {",
-           "homepage: planted 3.5% CPU slowdown")
+           "    db = get_session()\n    sum(range(2600))  # planted ~4% CPU\n    stats = {",
+           "homepage: planted 4% CPU slowdown")
     # The blind spots of issue 11: the homepage's lost eager load (an N+1
     # that the old seed data hid), and ~15% more CPU on /api/settings.
     branch("lostjoin", "target_app/main.py", "select(Post).options(joinedload(Post.author))", "select(Post)",
@@ -106,7 +107,7 @@ def test_a_few_percent_of_cpu_is_caught_by_instruction_counts(repo, tmp_path):
     findings = {f["id"]: f for f in data["findings"]}
     home = findings["bench_instructions.Instructions.track_instructions('GET /')"]
     assert home["status"] == "regressed"
-    assert 1.02 < home["ratio"] < 1.06, home
+    assert 1.025 < home["ratio"] < 1.08, home
     others = [f for f in data["findings"] if f["status"] == "regressed" and f is not home]
     assert others == [], others
 

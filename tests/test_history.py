@@ -144,8 +144,9 @@ def test_interrupted_history_resumes_without_losing_anything(tmp_path):
     hashfile = tmp_path / "hashes.txt"
     hashfile.write_text("\n".join(wanted) + "\n")
     cmd = history_cmd(r, "--hashfile", str(hashfile))
+    # A shell that starts jobs in the background hands them SIGINT ignored; Ctrl-C must reach this one.
     proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while c["initial"] not in r.results():
         assert proc.poll() is None, proc.stdout.read()
