@@ -40,15 +40,29 @@ def check_route(cache, route) -> None:
         raise (NotImplementedError if kind == "skip" else RuntimeError)(message)
 
 
-class SqlStatements:
+class _ExactPerRoute:
+    """Shared by the counters measured per route in benchmarks/exact.py's one setup_cache.
+
+    Each subclass's ``measure()`` returns {route: value}; its part of the
+    cache is keyed by its class name. (A leading underscore: asv skips it.)
+    """
+
+    setup_cache = measure_exact
+
+    def setup(self, cache, route):
+        check_route(cache[type(self).__name__], route)
+
+    def value(self, cache, route):
+        return cache[type(self).__name__][route]
+
+
+class SqlStatements(_ExactPerRoute):
     """SQL statements one request sends to the database (N+1 shows here)."""
 
     params = GET_ROUTES
     param_names = ["route"]
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"
-
-    setup_cache = measure_exact
 
     def measure(self):
         f = fixture()
@@ -61,16 +75,13 @@ class SqlStatements:
 
         return per_route(self.params, measure)
 
-    def setup(self, cache, route):
-        check_route(cache[type(self).__name__], route)
-
     def track_statements(self, cache, route):
-        return cache[type(self).__name__][route]
+        return self.value(cache, route)
 
     track_statements.unit = "statements"
 
 
-class AllocatedBytes:
+class AllocatedBytes(_ExactPerRoute):
     """Peak bytes allocated by Python while serving one request.
 
     Measured with tracemalloc, the garbage collector paused, after warm-up
@@ -86,8 +97,6 @@ class AllocatedBytes:
     # 2: on the suite's own production-shaped data (benchmarks/dataset.py).
     version = "2"
 
-    setup_cache = measure_exact
-
     def measure(self):
         client = fixture().client
 
@@ -98,11 +107,8 @@ class AllocatedBytes:
 
         return per_route(self.params, measure)
 
-    def setup(self, cache, route):
-        check_route(cache[type(self).__name__], route)
-
     def track_bytes(self, cache, route):
-        return cache["AllocatedBytes"][route]
+        return self.value(cache, route)
 
     track_bytes.unit = "bytes"
 
@@ -198,14 +204,12 @@ def retained_per_run(op, ctx, runs: int, windows: int = 2) -> int:
         gc.unfreeze()
 
 
-class FormStatements:
+class FormStatements(_ExactPerRoute):
     """SQL statements of one form submission (the POST alone, not the page before it)."""
 
     params = FORM_POSTS
     param_names = ["route"]
     version = "1"
-
-    setup_cache = measure_exact
 
     def measure(self):
         ctx = counting_context()
@@ -220,16 +224,13 @@ class FormStatements:
 
         return per_route(self.params, measure)
 
-    def setup(self, cache, route):
-        check_route(cache[type(self).__name__], route)
-
     def track_statements(self, cache, route):
-        return cache[type(self).__name__][route]
+        return self.value(cache, route)
 
     track_statements.unit = "statements"
 
 
-class RetainedBytes:
+class RetainedBytes(_ExactPerRoute):
     """Bytes each request leaves allocated for good (a leak), per request.
 
     tracemalloc's live bytes after warm-up requests, before and after
@@ -252,8 +253,6 @@ class RetainedBytes:
     REQUESTS = 5  # per window; two windows
     version = "1"
 
-    setup_cache = measure_exact
-
     def measure(self):
         # Each route warmed up and measured in turn, always in the same order.
         ctx = counting_context()
@@ -266,12 +265,9 @@ class RetainedBytes:
 
         return per_route(self.params, measure)
 
-    def setup(self, cache, route):
-        check_route(cache[type(self).__name__], route)
-
     def track_retained_bytes(self, cache, route):
         # Whole 64-byte steps: retentions below that come and go with caches
         # that grow once (README, "Noise"); a leak of 256 bytes shows as 256.
-        return max(0, cache["RetainedBytes"][route]) // 64 * 64
+        return max(0, self.value(cache, route)) // 64 * 64
 
     track_retained_bytes.unit = "bytes/request"

@@ -117,16 +117,25 @@ def seeded_db(
     ``password_method`` None hashes the seeded password the way the app at
     this commit does (its PASSWORD_HASH_METHOD), so logins cost what they cost.
     """
-    method_key = hashlib.sha256((password_method or "app").encode()).hexdigest()[:8]
-    key = f"{target_fingerprint()}-{users}-{settings_per_user}-{posts_per_user}-{method_key}"
-    cached = cache_dir() / f"seed-{key}.sqlite"
+    key = f"{target_fingerprint()}-{users}-{settings_per_user}-{posts_per_user}-{_method_key(password_method)}"
+    return _private_copy("seed", key, lambda tmp: _build_seeded(tmp, users, settings_per_user, posts_per_user,
+                                                                password_method))
+
+
+def _method_key(password_method: str | None) -> str:
+    return hashlib.sha256((password_method or "app").encode()).hexdigest()[:8]
+
+
+def _private_copy(prefix: str, key: str, build) -> Path:
+    """A private copy of ``cache_dir()/<prefix>-<key>.sqlite``, which ``build(path)`` makes once."""
+    cached = cache_dir() / f"{prefix}-{key}.sqlite"
     with _lock:
         if not cached.exists():
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            _build_seeded(tmp, users, settings_per_user, posts_per_user, password_method)
+            build(tmp)
             os.replace(tmp, cached)
     _sweep_dead_copies(cache_dir())
-    _sweep(cache_dir(), "seed-*.sqlite", max_age=86400)
+    _sweep(cache_dir(), f"{prefix}-*.sqlite", max_age=86400)
     fd, copy = tempfile.mkstemp(prefix=f"bench-{os.getpid()}-", suffix=".sqlite", dir=cache_dir())
     os.close(fd)
     shutil.copyfile(cached, copy)
@@ -160,19 +169,8 @@ def bench_db(password_method: str | None = None) -> Path:
     """
     from . import dataset
 
-    method_key = hashlib.sha256((password_method or "app").encode()).hexdigest()[:8]
-    cached = cache_dir() / f"dataset-{dataset.SEED}-{target_fingerprint()}-{method_key}.sqlite"
-    with _lock:
-        if not cached.exists():
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            _build_dataset(tmp, password_method)
-            os.replace(tmp, cached)
-    _sweep_dead_copies(cache_dir())
-    _sweep(cache_dir(), "dataset-*.sqlite", max_age=86400)
-    fd, copy = tempfile.mkstemp(prefix=f"bench-{os.getpid()}-", suffix=".sqlite", dir=cache_dir())
-    os.close(fd)
-    shutil.copyfile(cached, copy)
-    return Path(copy)
+    key = f"{dataset.SEED}-{target_fingerprint()}-{_method_key(password_method)}"
+    return _private_copy("dataset", key, lambda tmp: _build_dataset(tmp, password_method))
 
 
 def _sweep_dead_copies(directory: Path) -> None:

@@ -143,10 +143,12 @@ def _prepare_settings(ctx):
 
 def _prepare_logout(ctx):
     # A fresh session for the login user, without paying for a login.
-    from sqlalchemy import select
+    if "login_user_id" not in ctx.statements:
+        from sqlalchemy import select
 
-    user_id = ctx.session.scalar(select(require("models", "User").User.id)
-                                 .where(require("models", "User").User.username == LOGIN_USERNAME))
+        user = require("models", "User").User
+        ctx.statements["login_user_id"] = ctx.session.scalar(select(user.id).where(user.username == LOGIN_USERNAME))
+    user_id = ctx.statements["login_user_id"]
     client = _new_session(ctx)
     with client.session_transaction() as session:
         session["user_id"] = user_id
