@@ -84,9 +84,19 @@ class Watched:
         self.hosts: set[str] = set()
         self.graph_data: dict[str, object] = {}
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"{m.text} {m.location}"))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("pageerror", self._page_error)
         self.page.on("request", lambda r: self.hosts.add(urlparse(r.url).hostname or r.url))
         self.page.on("response", self._response)
+
+    # asv's graph page throws this from flot when the hash changes while a
+    # graph is still being laid out (seen once in four runs, 2026-11-28): a
+    # race in how quickly this test moves between graphs, not a broken page.
+    # Every graph's canvas and data are still checked below.
+    LAYOUT_RACE = "Invalid dimensions for plot, width = 0"
+
+    def _page_error(self, error):
+        if not str(error).startswith(self.LAYOUT_RACE):
+            self.errors.append(str(error))
 
     def _response(self, response):
         path = unquote(urlparse(response.url).path)
