@@ -1,6 +1,6 @@
 """CPU instructions per operation, counted by callgrind: exact where timings drift.
 
-On this project's shared 2-core VM a timing is only good to ~30%; the same
+On this project's shared 2-core VM timings drift (README, "Noise"); the same
 program gives the same instruction count every time, so a small CPU
 regression shows here when no timing can see it (README, "Noise"). Every
 operation the suite times has a count (benchmarks/operations.py, and

@@ -3,12 +3,11 @@
 Statements, peak and retained bytes and instruction counts do not depend on
 how busy the machine is, so they may share it: the two valgrind processes
 count instructions while the counters are measured beside them, instead of
-one after the other (this saves ~8 s of the history's ~60 s a commit). No
-timing runs meanwhile: asv runs one setup_cache at a time. Every class
-that sets ``setup_cache = measure_exact`` shares the one result (asv keys a
+one after the other (README, "What a commit costs"). No timing runs
+meanwhile: asv runs one setup_cache at a time. Every class that sets
+``setup_cache = measure_exact`` shares the one result (asv keys a
 setup_cache by its function), and reads its own part by class name.
 """
-
 
 
 def measure_exact(self) -> dict:

@@ -7,7 +7,6 @@ deadline, and the server is always stopped.
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import subprocess
 import sys
@@ -193,7 +192,3 @@ def rss_bytes(pid: int) -> int:
     except ImportError:
         raise NotImplementedError("psutil is not installed in this environment") from None
     return psutil.Process(pid).memory_info().rss
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1
