@@ -6,11 +6,12 @@ commands above stay pure and testable.
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,14 +58,39 @@ class Project:
         return subprocess.run(cmd, cwd=self.root, text=True, check=check, capture_output=capture,
                               env={**os.environ, **(env or {})})
 
-    def benchmark_versions(self) -> dict[str, str]:
-        """Each benchmark of today's suite and its version, as asv will record it.
+    def run(self, commits: list[str], *, bench: list[str] | None = None, quick: bool = False,
+            callgrind: bool = True, skip_existing: bool = False, rounds: int | None = None,
+            interleave: bool = False) -> subprocess.CompletedProcess:
+        """``asv run`` over ``commits``, the one place its arguments are assembled.
+
+        Raw samples are always recorded (the gate compares them). Instruction
+        counts are switched by ``callgrind`` in asv's environment only.
+        """
+        with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
+            hashfile = Path(tmp) / "commits.txt"
+            hashfile.write_text("\n".join(commits) + "\n")
+            args = ["run", f"HASHFILE:{hashfile}", "--machine", machine_name(), "--record-samples"]
+            if skip_existing:
+                args.append("--skip-existing")
+            if quick:
+                args.append("--quick")
+            if interleave:
+                args.append("--interleave-rounds")
+            if rounds is not None:
+                args += ["-a", f"rounds={rounds}"]
+            for regex in bench or []:
+                args += ["--bench", regex]
+            return self.asv(*args, env=callgrind_env(callgrind))
+
+    def discover(self) -> list[dict]:
+        """Today's suite as asv will record it: each benchmark's name, version and parameters.
 
         Discovered by asv_runner in a subprocess (the suite imports target_app,
         which this process must not), the way asv discovers it.
         """
         code = ("import json, sys; from asv_runner.discovery import disc_benchmarks; "
-                "print(json.dumps({b.name: b.version for b in disc_benchmarks(sys.argv[1])}))")
+                "print(json.dumps([{'name': b.name, 'version': b.version, 'params': b.params} "
+                "for b in disc_benchmarks(sys.argv[1])]))")
         bench_dir = self.root / self.conf.benchmark_dir
         proc = subprocess.run([sys.executable, "-c", code, str(bench_dir)], cwd=self.root, text=True,
                               capture_output=True)
@@ -73,15 +99,24 @@ class Project:
             raise AsvError(f"the benchmark suite does not import: {tail[0]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
+    def benchmark_versions(self) -> dict[str, str]:
+        """Each benchmark of today's suite and its version, as asv will record it."""
+        return {b["name"]: b["version"] for b in self.discover()}
+
+    def benchmark_ids(self) -> dict[str, str]:
+        """Each id of today's suite (name and parameters, as the gate prints it) and its benchmark's name."""
+        return {benchmark_id(b["name"], label): b["name"] for b in self.discover()
+                for label in param_labels(b["params"])}
+
 
 def callgrind_env(on: bool) -> dict[str, str]:
     """The environment switch that turns the suite's instruction counts on or off."""
     return {"TARGET_APP_BENCH_CALLGRIND": "1" if on else "0"}
 
 
-def machine_name(machine_file: Path | None = None) -> str:
+def machine_name() -> str:
     """The asv machine name, creating ~/.asv-machine.json without questions."""
-    path = machine_file or Path.home() / ".asv-machine.json"
+    path = Path.home() / ".asv-machine.json"
     wanted = os.environ.get("ASV_MACHINE")
     data = json.loads(path.read_text()) if path.exists() else {}
     if not path.exists() or (wanted and wanted not in data):
@@ -105,7 +140,6 @@ class CommitResult:
     samples: dict[str, list] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
-    has_build: bool = True
 
     @staticmethod
     def _flat(value) -> list:
@@ -115,12 +149,9 @@ class CommitResult:
         """Benchmarks with a failure (None) in any parameter combination."""
         return sorted(k for k, v in self.values.items() if any(x is None for x in self._flat(v)))
 
-    def skipped(self) -> list[str]:
-        return sorted(
-            k
-            for k, v in self.values.items()
-            if all(isinstance(x, float) and math.isnan(x) for x in self._flat(v))
-        )
+    def value_list(self, name: str) -> list:
+        """``name``'s values, one per parameter combination."""
+        return self._flat(self.values.get(name))
 
     @property
     def build_failed(self) -> bool:
@@ -128,6 +159,18 @@ class CommitResult:
         return bool(self.values) and all(
             x is None for v in self.values.values() for x in self._flat(v)
         )
+
+
+def param_labels(params: list) -> list[str]:
+    """Each parameter combination of asv's stored ``params`` as the gate prints it ("" without params)."""
+    if not params:
+        return [""]
+    return [", ".join(str(v) for v in combo) for combo in itertools.product(*params)]
+
+
+def benchmark_id(name: str, label: str) -> str:
+    """``name(label)``: a benchmark id as the gate, the rules and asv's regressions page spell it."""
+    return f"{name}({label})" if label else name
 
 
 def load_results(results_dir: Path, machine: str) -> dict[str, CommitResult]:

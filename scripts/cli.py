@@ -6,6 +6,7 @@ Commands:
   history   benchmark recent commits of target_app and publish the site
   compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
   calibrate plant known regressions and prove the suite catches them
+  rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from scripts.bootstrap import ROOT
 from scripts.errors import UserError
+from scripts.rules import DEFAULT_FACTOR
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -56,11 +58,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.compare import gate, print_reason
-    from scripts.gate import write_outputs
+    from scripts.gate.pull_request import gate_pull_request, print_reason
+    from scripts.gate.report import write_outputs
 
     project = Project(Path(args.repo).resolve())
-    verdict = gate(
+    verdict = gate_pull_request(
         project,
         args.base,
         args.head,
@@ -90,10 +92,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.calibrate import PLANTS, main_calibrate
+    from scripts.calibrate.plants import PLANTS
+    from scripts.calibrate.run import main_calibrate
 
     if args.sweep:
-        from scripts.sweep import KINDS, main_sweep
+        from scripts.calibrate.sweep import KINDS, main_sweep
 
         kinds = tuple(args.kinds.split(",")) if args.kinds else KINDS
         unknown = set(kinds) - set(KINDS)
@@ -122,6 +125,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.rules import RULES_FILE, asv_thresholds, load_rules, write_asv_thresholds
+
+    project = Project(Path(args.repo).resolve())
+    rules = load_rules(project.root)
+    ids = project.benchmark_ids()
+    if args.write_asv_conf:
+        changed = write_asv_thresholds(project.root / project.config, asv_thresholds(rules, ids))
+        print(f"{project.config}: regressions_thresholds {'rewritten' if changed else 'already up to date'} "
+              f"from {RULES_FILE}")
+        return 0
+    for ident, name in sorted(ids.items()):
+        print(f"{ident}\t{rules.kind(name)}\t{rules.describe(ident, name, args.factor)}\t"
+              f"site {rules.site_threshold(ident, name):g}")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
     from scripts.site import publish_site
@@ -140,6 +161,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX (repeatable)")
+
+
+def _quick(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test: timings mean nothing)")
+
+
+def _no_callgrind(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-callgrind", action="store_true",
+                   help="skip the instruction counts (on by default where valgrind is installed)")
+
+
+def _repo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,63 +200,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--range", metavar="A..B", help="a git revision range instead of the last N")
     p.add_argument("--tags", action="store_true", help="the tagged commits on main")
     p.add_argument("--hashfile", metavar="FILE", help="a file of commit hashes, one per line")
-    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
-    p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test, not data)")
+    _bench(p)
+    _quick(p)
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
-    p.add_argument("--no-callgrind", action="store_true",
-                   help="skip the instruction counts (on by default where valgrind is installed)")
+    _no_callgrind(p)
     p.add_argument("--callgrind", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11-28
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    _repo(p)
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("compare", help="gate HEAD against its merge base with BASE: exit 0, 1 or 2")
     p.add_argument("base", help="the base revision (its merge base with HEAD is measured)")
     p.add_argument("head", help="the head revision")
-    p.add_argument("--factor", type=float, default=1.10, help="timing slowdown that counts, if significant (1.10)")
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
+                   help=f"timing slowdown that counts, if significant ({DEFAULT_FACTOR:g})")
     p.add_argument("--no-run", action="store_true", help="compare results already recorded, run nothing")
     p.add_argument("--results", metavar="DIR", help="with --no-run: results folder (default: the history's)")
     p.add_argument("--base-results", metavar="DIR", help="results folder holding BASE (e.g. an A/A rerun)")
     p.add_argument("--head-results", metavar="DIR", help="results folder holding HEAD")
     p.add_argument("--no-merge-base", action="store_true", help="measure BASE itself, not the merge base")
-    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
-    p.add_argument("--quick", action="store_true", help="one sample each (smoke test only)")
+    _bench(p)
+    _quick(p)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per benchmark (3)")
     p.add_argument("--enforce-budgets", action="store_true", help="every violated budget fails the gate")
     p.add_argument("--no-confirm", action="store_true",
                    help="do not re-run a timing regression to confirm it (by default only a timing that "
                         "regresses in two interleaved runs fails the gate)")
-    p.add_argument("--no-callgrind", action="store_true",
-                   help="skip the instruction counts (on by default where valgrind is installed)")
+    _no_callgrind(p)
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    _repo(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("calibrate", help="plant regressions in a throwaway history and prove they are caught")
     p.add_argument("--out", default=str(ROOT / ".asv" / "calibration"), help="report folder")
-    p.add_argument("--factor", type=float, default=1.10)
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR)
     p.add_argument("--aa", type=int, default=6, metavar="K", help="same-code runs of one commit (0 skips)")
     p.add_argument("--plants", metavar="KEYS", help="comma-separated subset, e.g. a,c,noop1 (default: all)")
-    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX")
-    p.add_argument("--quick", action="store_true", help="one sample each (tests only: timings mean nothing)")
+    _bench(p)
+    _quick(p)
     p.add_argument("--no-bisect", action="store_true", help="skip the asv find checks")
-    p.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    _no_callgrind(p)
     p.add_argument("--sweep", action="store_true",
                    help="instead: plant cpu, sql, n_plus_1 and leak mutants in every route's view and report the "
-                        "kill rate (counters and instruction counts only; ~15-30 min)")
+                        "kill rate (counters and instruction counts only)")
     p.add_argument("--routes", metavar="REGEX", help="with --sweep: only the endpoints matching REGEX")
     p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak")
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    _repo(p)
     p.set_defaults(func=cmd_calibrate)
 
+    p = sub.add_parser("rules", help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")
+    p.add_argument("--write-asv-conf", action="store_true",
+                   help="regenerate asv.conf.json's regressions_thresholds from the rules")
+    _repo(p)
+    p.set_defaults(func=cmd_rules)
+
     p = sub.add_parser("publish", help="publish the site from the recorded results")
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    _repo(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("serve", help="serve the published site on 127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    _repo(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

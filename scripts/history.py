@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import CommitResult, Project, callgrind_env, load_results, machine_name
+from scripts.asvtool import CommitResult, Project, load_results, machine_name
 from scripts.errors import UserError
+from scripts.git import commit_hash, git
 
 APP_PATHS = ("target_app",)
-
-
-def git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True)
-    if proc.returncode != 0:
-        raise UserError(f"git {' '.join(args)}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
-    return proc.stdout
 
 
 def select_commits(
@@ -47,8 +39,7 @@ def select_commits(
         if not hashfile.exists():
             raise UserError(f"no such file: {hashfile}")
         wanted = [line.split()[0] for line in hashfile.read_text().splitlines() if line.strip()]
-        commits = [git(root, "rev-parse", "--verify", "--quiet", f"{h}^{{commit}}").strip() for h in wanted]
-        return commits
+        return [commit_hash(root, h) for h in wanted]
     if tags:
         names = git(root, "tag", "--merged", branch, "--sort=creatordate").split()
         if not names:
@@ -127,7 +118,6 @@ def run_history(
     quick: bool = False,
     bench: list[str] | None = None,
     publish: bool = True,
-    extra_asv_args: list[str] | None = None,
     callgrind: bool = True,
     out=sys.stdout,
 ) -> HistoryReport:
@@ -155,19 +145,7 @@ def run_history(
             line += f" ({len(changed)} benchmark(s) changed since it was measured: measuring them again)"
         print(line, file=out, flush=True)
         t0 = time.monotonic()
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
-            fh.write(commit + "\n")
-        # Raw samples are kept so the gate can compare history results later.
-        args = ["run", f"HASHFILE:{fh.name}", "--skip-existing", "--machine", machine, "--record-samples"]
-        if quick:
-            args.append("--quick")
-        for regex in bench or []:
-            args += ["--bench", regex]
-        args += extra_asv_args or []
-        try:
-            project.asv(*args, env=callgrind_env(callgrind))
-        finally:
-            Path(fh.name).unlink(missing_ok=True)
+        project.run([commit], bench=bench, quick=quick, callgrind=callgrind, skip_existing=True)
         report.seconds_per_commit.append(time.monotonic() - t0)
         report.measured.append(commit)
         result = load_results(project.results_dir, machine).get(commit)

@@ -10,11 +10,10 @@ import importlib
 import os
 import pkgutil
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
-from tests_helpers import benchmark_ids, benchmark_methods
+from tests_helpers import benchmark_methods
 
 import benchmarks
 from benchmarks import common
@@ -219,25 +218,14 @@ def test_require_skips_missing_features():
         common.require("db", "no_such_attr")
 
 
-def test_budgets_name_real_benchmarks():
-    budgets = tomllib.loads((ROOT / "benchmarks" / "budgets.toml").read_text())["budget"]
-    ids = {p.id.split("[")[0] for p in ALL}
-    for budget in budgets:
-        assert {"max", "min", "max_per_param"} & set(budget), budget["name"]
-        for bench_id in budget["benchmarks"]:
-            assert bench_id.split("(")[0] in ids, bench_id
-            # With a parameter, the id must be one the gate prints (params quoted as asv stores them):
-            # "time_route(/)" matched no result, so that budget was never checked.
-            assert "(" not in bench_id or bench_id in benchmark_ids(), bench_id
-
-
 def test_a_budget_on_one_route_is_checked():
     from scripts.asvtool import CommitResult
-    from scripts.gate import check_budgets, load_budgets
+    from scripts.gate.budgets import check_budgets
+    from scripts.rules import load_rules
 
     name = "bench_pages.Routes.time_route"
     head = CommitResult("a" * 40, values={name: [0.5, 0.01]}, params={name: [["'/'", "'/healthz'"]]})
-    violations = check_budgets(head, load_budgets(ROOT / "benchmarks" / "budgets.toml"))
+    violations = check_budgets(head, load_rules(ROOT).budgets)
     assert {(v.name, v.benchmark) for v in violations} >= {("Homepage", "bench_pages.Routes.time_route('/')")}
 
 

@@ -8,16 +8,9 @@ import sys
 
 import pytest
 
-from scripts.calibrate import (
-    PLANTS,
-    PlantCheck,
-    Report,
-    matches,
-    plant_history,
-    site_regressions,
-    svg_plot,
-    to_markdown,
-)
+from scripts.calibrate.plants import PLANTS, plant_history
+from scripts.calibrate.report import PlantCheck, Report, svg_plot, to_markdown
+from scripts.calibrate.run import matches, site_regressions
 from scripts.errors import UserError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -57,9 +50,9 @@ def test_plants_expect_benchmarks_that_exist():
 
 
 def test_a_plant_that_no_longer_applies_is_a_user_error(tmp_path, monkeypatch):
-    from scripts import calibrate
+    from scripts.calibrate.plants import Plant
 
-    broken = calibrate.Plant("z", "stale", (("target_app/main.py", "no such code", "x"),), ("x",))
+    broken = Plant("z", "stale", (("target_app/main.py", "no such code", "x"),), ("x",))
     with pytest.raises(UserError, match="no longer contains"):
         plant_history(ROOT, tmp_path, (broken,))
 

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from scripts.asvtool import CommitResult
-from scripts.gate import compare_results, kind_of, to_markdown
+from scripts.gate.judge import compare_results as judge
+from scripts.gate.judge import confirm_timings
+from scripts.gate.report import to_markdown
+from scripts.rules import Budget, load_rules
+
+# The project's counter, rate and track rules, with one global timing factor
+# and no budgets: the logic under test, not today's per-benchmark numbers.
+RULES = replace(load_rules(Path(__file__).resolve().parent.parent), factors={}, budgets=())
+
+
+def compare_results(base, head, rules=RULES, **kwargs):
+    return judge(base, head, rules, **kwargs)
+
+
+def kind_of(name):
+    return RULES.kind(name)
 
 
 def stats(value, spread=0.01):
@@ -77,7 +94,8 @@ def test_slowdown_that_is_not_significant_is_not_a_regression():
 def test_per_benchmark_factor_overrides_the_global_one():
     base, head = result("a" * 40, **{HOME: 0.004}), result("b" * 40, **{HOME: 0.0048})
     assert compare_results(base, head).exit_code == 1
-    assert compare_results(base, head, factors={"bench_pages.HomePage.time_homepage": 1.3}).exit_code == 0
+    assert compare_results(base, head, replace(RULES, factors={"bench_pages.HomePage.time_homepage": 1.3})
+                           ).exit_code == 0
 
 
 def test_any_statement_increase_is_a_regression_even_if_timings_are_noisy():
@@ -146,26 +164,26 @@ def test_changed_benchmark_version_is_not_compared():
 
 
 def test_budgets_are_reported_and_enforced_only_when_configured():
-    budgets = [
-        {"name": "Homepage", "max": 0.003, "benchmarks": ["bench_pages.HomePage.time_homepage"]},
-        {"name": "Success", "min": 80.0, "enforce": True,
-         "benchmarks": ["bench_server.ConcurrentLogin.track_success_rate"]},
-    ]
+    budgets = replace(RULES, budgets=(
+        Budget("Homepage", ("bench_pages.HomePage.time_homepage",), max=0.003),
+        Budget("Success", ("bench_server.ConcurrentLogin.track_success_rate",), min=80.0, enforce=True),
+    ))
     base = result("a" * 40, **{HOME: 0.004})
     head = result("b" * 40, **{HOME: 0.004})
-    v = compare_results(base, head, budgets=budgets)
+    v = compare_results(base, head, budgets)
     assert v.exit_code == 0 and [b.name for b in v.budgets] == ["Homepage"]
     assert "Budget violations" in to_markdown(v)
     rate = "bench_server__ConcurrentLogin__track_success_rate"
-    v = compare_results(result("a" * 40, **{rate: 70.0}), result("b" * 40, **{rate: 70.0}), budgets=budgets)
+    v = compare_results(result("a" * 40, **{rate: 70.0}), result("b" * 40, **{rate: 70.0}), budgets)
     assert v.exit_code == 1
 
 
 def test_per_param_budget():
-    budgets = [{"name": "N+1", "max_per_param": 0.0001, "benchmarks": ["bench_api.ListScaling.time_list_users"]}]
+    budgets = replace(RULES, budgets=(Budget("N+1", ("bench_api.ListScaling.time_list_users",),
+                                             max_per_param=0.0001),))
     name = "bench_api__ListScaling__time_list_users"
     head = result("b" * 40, **{name: ([0.005, 0.02], [["10", "100"]])})
-    v = compare_results(head, head, budgets=budgets)
+    v = compare_results(head, head, budgets)
     assert [b.benchmark for b in v.budgets] == ["bench_api.ListScaling.time_list_users(10)",
                                                 "bench_api.ListScaling.time_list_users(100)"]
 
@@ -188,8 +206,6 @@ def test_bad_input_is_one_line_and_exit_2(argv, capsys):
 
 
 def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
-    from scripts.gate import confirm_timings
-
     base = result("a" * 40, **{HOME: 0.004, STMT: (4.0, [["'/'"]])})
     head = result("b" * 40, **{HOME: 0.006, STMT: (9.0, [["'/'"]])})
     first = compare_results(base, head)

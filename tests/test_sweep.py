@@ -6,8 +6,8 @@ import ast
 
 import pytest
 
+from scripts.calibrate.sweep import KINDS, Mutant, SweepReport, expected_ids, mutant_code, plant, to_markdown
 from scripts.errors import UserError
-from scripts.sweep import KINDS, Mutant, SweepReport, expected_ids, mutant_code, plant, to_markdown
 
 VIEW = '''@bp.get("/x")
 @login_required

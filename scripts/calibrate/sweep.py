@@ -32,9 +32,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, callgrind_env, load_results, machine_name
+from scripts.asvtool import Project, callgrind_env, load_results, machine_name, param_labels
+from scripts.calibrate.plants import share_environments
 from scripts.errors import UserError
-from scripts.gate import DEFAULT_FACTOR, compare_results
+from scripts.gate.judge import compare_results
+from scripts.git import git
+from scripts.rules import DEFAULT_FACTOR, load_rules
 
 KINDS = ("cpu", "sql", "n_plus_1", "leak")
 CPU_SHARE = 0.05
@@ -157,9 +160,6 @@ def discover(repo: Path) -> dict:
 def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
           routes: str | None = None, quick: bool = False) -> SweepReport:
     """Plant every mutant kind in every route's view, measure, and judge each against the start."""
-    from scripts.calibrate import shared_env_config
-    from scripts.history import git
-
     start = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     repo = workdir / "repo"
@@ -168,7 +168,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     subprocess.run(["git", "clone", "-q", "--branch", "main", str(project.root), str(repo)], check=True)
     git(repo, "config", "user.email", "sweep@example.test")
     git(repo, "config", "user.name", "sweep")
-    shared_env_config(project, repo)
+    share_environments(project, repo)
     base = git(repo, "rev-parse", "HEAD").strip()
     found = discover(repo)
     views = {k: v for k, v in found["views"].items() if not routes or re.search(routes, k)}
@@ -177,7 +177,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     report = SweepReport(base=base, views=views)
     clone = Project(repo)
     machine = machine_name()
-    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}", machine, quick)
+    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}", quick)
     base_result = load_results(clone.results_dir, machine).get(base)
     if base_result is None:
         raise UserError("the starting commit could not be measured")
@@ -197,10 +197,11 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     for kind in kinds:
         commits = [m.commit for m in report.mutants if m.kind == kind]
         print(f"[sweep] measuring {len(commits)} {kind} mutant(s)", flush=True)
-        _measure(clone, commits, INSTRUCTIONS if kind == "cpu" else COUNTERS, machine, quick)
+        _measure(clone, commits, INSTRUCTIONS if kind == "cpu" else COUNTERS, quick)
     results = load_results(clone.results_dir, machine)
+    rules = load_rules(project.root)
     for m in report.mutants:
-        verdict = compare_results(base_result, results.get(m.commit), factor=DEFAULT_FACTOR)
+        verdict = compare_results(base_result, results.get(m.commit), rules, factor=DEFAULT_FACTOR)
         m.gate_exit = verdict.exit_code
         m.flagged = [f.id for f in verdict.regressions]
         m.caught = verdict.exit_code == 1 and bool(set(m.flagged) & set(m.expected))
@@ -210,13 +211,11 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
 
 def base_result_value(result, ident: str) -> float | None:
     """The value of one benchmark id (with its parameter) in ``result``."""
-    from scripts.gate import _param_labels
-
     name, _, label = ident.partition("(")
     label = label[:-1] if label else ""
     if name not in result.values:
         return None
-    labels = _param_labels(result.params.get(name) or [])
+    labels = param_labels(result.params.get(name) or [])
     values = result.values[name] if isinstance(result.values[name], list) else [result.values[name]]
     for lab, value in zip(labels, values, strict=False):
         if lab == label and isinstance(value, int | float) and value == value:
@@ -224,14 +223,8 @@ def base_result_value(result, ident: str) -> float | None:
     return None
 
 
-def _measure(project: Project, commits: list[str], bench: str, machine: str, quick: bool) -> None:
-    hashfile = project.root / ".asv" / "sweep-hashes.txt"
-    hashfile.parent.mkdir(parents=True, exist_ok=True)
-    hashfile.write_text("\n".join(commits) + "\n")
-    args = ["run", f"HASHFILE:{hashfile}", "--machine", machine, "--bench", bench, "--skip-existing"]
-    if quick:
-        args.append("--quick")
-    project.asv(*args, env=callgrind_env(True))
+def _measure(project: Project, commits: list[str], bench: str, quick: bool) -> None:
+    project.run(commits, bench=[bench], quick=quick, skip_existing=True)
 
 
 def to_markdown(r: SweepReport) -> str:

@@ -1,0 +1,86 @@
+"""What a comparison of a base and a head found: findings, budget violations, the exit status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Finding:
+    benchmark: str
+    params: str
+    kind: str  # "time", "counter", "rate", "track"
+    unit: str
+    before: float | None
+    after: float | None
+    ratio: float | None
+    significant: bool | None
+    status: str  # "regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"
+    note: str = ""
+    min_ratio: float | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.benchmark}({self.params})" if self.params else self.benchmark
+
+
+@dataclass
+class BudgetViolation:
+    name: str
+    benchmark: str
+    value: float
+    limit: str
+    enforce: bool
+
+
+@dataclass
+class Verdict:
+    base: str
+    head: str
+    factor: float
+    findings: list[Finding] = field(default_factory=list)
+    budgets: list[BudgetViolation] = field(default_factory=list)
+    reason: str = ""  # set when the gate could not decide
+
+    @property
+    def regressions(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == "regressed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 no regression, 1 a regression or an enforced budget, 2 could not decide."""
+        if self.reason:
+            return 2
+        if self.regressions or any(b.enforce for b in self.budgets):
+            return 1
+        if any(f.status == "failed" and f.before is None for f in self.findings):
+            return 2
+        return 0
+
+    @property
+    def headline(self) -> str:
+        code = self.exit_code
+        if code == 2:
+            return f"❔ Could not decide: {self.reason or 'benchmarks failed on both sides'}"
+        if code == 1:
+            n = len(self.regressions)
+            enforced = [b for b in self.budgets if b.enforce]
+            parts = []
+            if n:
+                parts.append(f"{n} regression{'s' if n != 1 else ''}")
+            if enforced:
+                parts.append(f"{len(enforced)} enforced budget violation{'s' if len(enforced) != 1 else ''}")
+            return "❌ Performance regression: " + ", ".join(parts)
+        return "✅ No performance regression"
+
+    def to_json(self) -> dict:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "factor": self.factor,
+            "exit_code": self.exit_code,
+            "verdict": self.headline,
+            "reason": self.reason,
+            "findings": [asdict(f) | {"id": f.id} for f in self.findings],
+            "budget_violations": [asdict(b) for b in self.budgets],
+        }
