@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +91,7 @@ def plant_history(source: Path, workdir: Path, plants: tuple[Plant, ...] = PLANT
     repo = workdir / "repo"
     if repo.exists():
         shutil.rmtree(repo)
-    subprocess.run(["git", "clone", "-q", "--branch", "main", str(source), str(repo)], check=True)
+    git(workdir, "clone", "-q", "--branch", "main", str(source), str(repo))
     git(repo, "config", "user.email", "calibrate@example.test")
     git(repo, "config", "user.name", "calibrate")
     commits = {"base": git(repo, "rev-parse", "HEAD").strip()}

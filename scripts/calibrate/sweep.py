@@ -165,7 +165,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     repo = workdir / "repo"
     if repo.exists():
         shutil.rmtree(repo)
-    subprocess.run(["git", "clone", "-q", "--branch", "main", str(project.root), str(repo)], check=True)
+    git(workdir, "clone", "-q", "--branch", "main", str(project.root), str(repo))
     git(repo, "config", "user.email", "sweep@example.test")
     git(repo, "config", "user.name", "sweep")
     share_environments(project, repo)
