@@ -227,7 +227,7 @@ def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
     assert only_time.exit_code == 0
 
 
-def test_instruction_tolerance_is_2_5_percent_and_3_for_the_small_operations():
+def test_instruction_tolerance_is_2_5_percent_and_more_for_the_small_operations():
     name = "bench_instructions__Instructions__track_instructions"
     ops = [["'GET /'", "'GET /api/posts'", "'user_lookup'", "'pool_checkout'"]]
     base = result("a" * 40, **{name: ([9.8e6, 7.7e6, 4.2e5, 9.1e4], ops)})
@@ -239,4 +239,5 @@ def test_instruction_tolerance_is_2_5_percent_and_3_for_the_small_operations():
     # The largest moves measured between unrelated commits (README, "Noise").
     assert regressed([9.8e6 * 1.0092, 7.7e6 * 1.0183, 4.2e5 * 1.02, 9.1e4 * 1.0211]) == []
     assert regressed([9.8e6 * 1.035, 7.7e6, 4.2e5, 9.1e4]) == ["'GET /'"]  # the e2e test's 3.5% plant
-    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.04, 9.1e4]) == ["'user_lookup'"]
+    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.048, 9.1e4]) == []  # the user lookup's same-code move
+    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.07, 9.1e4]) == ["'user_lookup'"]

@@ -43,7 +43,7 @@ def test_every_budget_sets_a_limit():
 
 def test_a_key_with_parameters_wins_over_the_name():
     name = "bench_instructions.Instructions.track_instructions"
-    assert RULES.counter(f"{name}('user_lookup')", name).relative == 0.03
+    assert RULES.counter(f"{name}('user_lookup')", name).relative == 0.06
     assert RULES.counter(f"{name}('GET /')", name).relative == 0.025
     route = "bench_pages.Routes.time_route"
     assert RULES.factor(f"{route}('/healthz')", route) == RULES.factors[f"{route}('/healthz')"]
