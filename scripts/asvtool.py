@@ -60,11 +60,13 @@ class Project:
 
     def run(self, commits: list[str], *, bench: list[str] | None = None, quick: bool = False,
             callgrind: bool = True, skip_existing: bool = False, rounds: int | None = None,
-            interleave: bool = False) -> subprocess.CompletedProcess:
+            interleave: bool = False, on_line=None) -> subprocess.CompletedProcess:
         """``asv run`` over ``commits``, the one place its arguments are assembled.
 
         Raw samples are always recorded (the gate compares them). Instruction
-        counts are switched by ``callgrind`` in asv's environment only.
+        counts are switched by ``callgrind`` in asv's environment only. With
+        ``on_line``, asv also shows each failing benchmark's stderr, and every
+        line of its output is printed and handed to ``on_line``.
         """
         with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
             hashfile = Path(tmp) / "commits.txt"
@@ -80,7 +82,21 @@ class Project:
                 args += ["-a", f"rounds={rounds}"]
             for regex in bench or []:
                 args += ["--bench", regex]
-            return self.asv(*args, env=callgrind_env(callgrind))
+            if on_line is None:
+                return self.asv(*args, env=callgrind_env(callgrind))
+            return self._tee([*args, "--show-stderr"], callgrind_env(callgrind), on_line)
+
+    def _tee(self, args: list[str], env: dict[str, str], on_line) -> subprocess.CompletedProcess:
+        # A wide terminal, so that asv does not shorten benchmark names.
+        env = {**os.environ, **env, "COLUMNS": "400", "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "asv", *args, "--config", str(self.root / self.config)]
+        with subprocess.Popen(cmd, cwd=self.root, text=True, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, errors="replace") as proc:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                on_line(line)
+        return subprocess.CompletedProcess(cmd, proc.returncode)
 
     def discover(self) -> list[dict]:
         """Today's suite as asv will record it: each benchmark's name, version and parameters.

@@ -6,6 +6,7 @@ Commands:
   history   benchmark recent commits of target_app and publish the site
   compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
   calibrate plant known regressions and prove the suite catches them
+  regressions  the history's current regressions (exit 1 when there are any)
   rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
@@ -53,6 +54,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
                          callgrind=not args.no_callgrind)
     print(report.summary())
+    from scripts.regressions import current_regressions, to_markdown
+
+    print(to_markdown(current_regressions(project)), end="")
     return 0 if report.ok else 1
 
 
@@ -123,6 +127,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         do_bisect=not args.no_bisect,
         callgrind=not args.no_callgrind,
     )
+
+
+def cmd_regressions(args: argparse.Namespace) -> int:
+    import json
+
+    from scripts.asvtool import Project
+    from scripts.regressions import current_regressions, to_json, to_markdown
+
+    found = current_regressions(Project(Path(args.repo).resolve()), since=args.since, factor=args.factor)
+    if args.issues:
+        from scripts.regressions import write_issues
+
+        written = write_issues(to_json(found), Path(args.issues), args.site_url)
+        print(f"{len(written)} issue text(s) in {args.issues}", file=sys.stderr)
+    print(json.dumps(to_json(found, args.site_url), indent=2) if args.json else to_markdown(found, args.site_url),
+          end="\n" if args.json else "")
+    return 1 if found else 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -248,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak")
     _repo(p)
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("regressions", help="the history's current regressions: exit 0 when none, 1 when some")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--since", metavar="REV", help="only regressions that started after REV")
+    p.add_argument("--site-url", default="", help="history site URL for graph links")
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")
+    p.add_argument("--issues", metavar="DIR", help="also write one issue title and text per regression into DIR")
+    _repo(p)
+    p.set_defaults(func=cmd_regressions)
 
     p = sub.add_parser("rules", help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")

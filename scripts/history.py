@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -111,6 +112,64 @@ class HistoryReport:
         return "\n".join(lines)
 
 
+class ErrorLines:
+    """The last line of each failing benchmark's error, read from asv's ``--show-stderr`` output.
+
+    asv does not keep a benchmark's stderr in its results; the history keeps
+    this line, so that the regressions list can say why a benchmark fails.
+    """
+
+    RESULT = re.compile(r"^\[\s*[\d.]+%\] ·{3} ([A-Za-z_]\w*(?:\.\w+)+)(?:\s|$)")
+    STDERR = re.compile(r"^\[\s*[\d.]+%\] ·{4} (?:For parameters: (.*)|(.*))$")
+    BUILD = re.compile(r"Error running|Failed to build|Error: ")
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+        self.benchmark = ""
+        self.key: str | None = None
+        self.last = ""
+
+    def __call__(self, line: str) -> None:
+        text = line.rstrip("\n")
+        if text.startswith("["):
+            self._close()
+            stderr = self.STDERR.match(text)
+            if stderr:
+                self.key = f"{self.benchmark}({stderr.group(1)})" if stderr.group(1) else self.benchmark
+                self.last = (stderr.group(2) or "").strip()
+            elif self.BUILD.search(text):
+                self.key, self.last = "(build)", text.split("·")[-1].strip()
+            else:
+                result = self.RESULT.match(text)
+                self.benchmark = result.group(1) if result else self.benchmark
+        elif self.key and text.strip() and not text.strip().startswith("asv: benchmark failed"):
+            self.last = text.strip()
+
+    def _close(self) -> None:
+        if self.key and self.last:
+            self.errors[self.key] = self.last[:300]
+        self.key, self.last = None, ""
+
+    def lines(self, build_failed: bool = False) -> dict[str, str]:
+        self._close()
+        errors = dict(self.errors)
+        if not build_failed:
+            errors.pop("(build)", None)
+        return errors
+
+
+def keep_errors(root: Path, machine: str, commit: str, errors: dict[str, str]) -> None:
+    """Write ``commit``'s error lines where the regressions list reads them (ERRORS_DIR)."""
+    from scripts.regressions import ERRORS_DIR
+
+    path = root / ERRORS_DIR / machine / f"{commit}.json"
+    if errors:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(errors, indent=1, sort_keys=True) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
 def run_history(
     project: Project,
     commits: list[str],
@@ -145,7 +204,8 @@ def run_history(
             line += f" ({len(changed)} benchmark(s) changed since it was measured: measuring them again)"
         print(line, file=out, flush=True)
         t0 = time.monotonic()
-        project.run([commit], bench=bench, quick=quick, callgrind=callgrind, skip_existing=True)
+        errors = ErrorLines()
+        project.run([commit], bench=bench, quick=quick, callgrind=callgrind, skip_existing=True, on_line=errors)
         report.seconds_per_commit.append(time.monotonic() - t0)
         report.measured.append(commit)
         result = load_results(project.results_dir, machine).get(commit)
@@ -153,6 +213,7 @@ def run_history(
             report.build_failures.append(commit)
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
+        keep_errors(project.root, machine, commit, errors.lines(build_failed=commit in report.build_failures))
     # Failures recorded in earlier runs count too: the run's verdict covers every commit asked for.
     final = load_results(project.results_dir, machine)
     for commit in report.skipped_existing:

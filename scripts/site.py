@@ -71,7 +71,40 @@ def publish_site(project: Project) -> Path:
     if proc.returncode != 0:
         raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     make_self_contained(project.html_dir)
+    from scripts.regressions import current_regressions
+    from scripts.rules import load_rules
+    from scripts.trust import add_page
+
+    keep_listed_regressions(project.html_dir, current_regressions(project))
+    add_page(project.html_dir, project.root, load_rules(project.root))
     return project.html_dir
+
+
+def keep_listed_regressions(html_dir: Path, listed) -> int:
+    """Keep on the site's Regressions page only the steps that ``regressions`` lists; returns how many were dropped.
+
+    asv's page finds steps by its thresholds alone; a timing step is listed
+    only where the gate's rules (significance, fastest sample, confirmation
+    by the next commits) find a regression too, so the page and the command
+    agree. A failing benchmark shows on asv's page as a gap: the command
+    lists it.
+    """
+    path = html_dir / "regressions.json"
+    index = html_dir / "index.json"
+    if not path.exists() or not index.exists():
+        return 0
+    revisions = json.loads(index.read_text()).get("revision_to_hash", {})
+    wanted = {(r.benchmark, r.commit) for r in listed}
+    data = json.loads(path.read_text())
+    kept, dropped = [], 0
+    for entry in data.get("regressions", []):
+        jumps = [j for j in entry[-1] or [] if (entry[0], revisions.get(str(j[1]), "")) in wanted]
+        dropped += len(entry[-1] or []) - len(jumps)
+        if jumps:
+            kept.append([*entry[:-1], jumps])
+    data["regressions"] = kept
+    path.write_text(json.dumps(data))
+    return dropped
 
 
 def serve(html_dir: Path, port: int = 8080, host: str = "127.0.0.1") -> None:

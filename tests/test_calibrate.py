@@ -70,10 +70,11 @@ def test_report_markdown_and_plot(tmp_path):
     r = Report(factor=1.1, wall_seconds=600, aa_pairs=5, noise={"a.B.time_x": 0.02, "a.B.time_y": 0.2},
                aa_min_ratio={"a.B.time_x": 1.01})
     r.plants = [PlantCheck("a", "slower", "abcdef12", ["time_x"], 1, ["a.B.time_x"], ["a.B.time_x"], "abcdef12",
-                           True, True),
+                           True, True, listed=["a.B.time_x"], listed_at_commit=True),
                 PlantCheck("noop1", "no-op", "12345678", [], 0, [], [])]
     md = to_markdown(r)
-    assert "| a | slower | `abcdef12` | 1 | yes | yes | abcdef12 |" in md
+    assert "| a | slower | `abcdef12` | 1 | yes | yes | yes | abcdef12 |" in md
+    assert "**Regressions list:** 1 of 1 plants listed at their commit; 1 of 1 no-ops list nothing." in md
     assert "quiet (ok)" in md
     assert "0 in 5 A/A pairs" in md
     svg_plot(r.noise, tmp_path / "noise.svg")
@@ -81,6 +82,7 @@ def test_report_markdown_and_plot(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_short_end_to_end_calibration(tmp_path):
     """Two plants (an N+1 and a failing route) and a no-op, counters only, one sample each."""
     import os
@@ -97,4 +99,8 @@ def test_short_end_to_end_calibration(tmp_path):
     assert by_key["c"]["bisect"] == by_key["c"]["commit"]
     assert by_key["h"]["caught"]
     assert not by_key["noop1"]["false_alarm"]
+    # The history's regressions list names each plant at its own commit, the failing route too, and no more.
+    assert by_key["c"]["listed_at_commit"] and by_key["h"]["listed_at_commit"]
+    assert by_key["noop1"]["listed"] == []
+    assert by_key["h"]["listed"] == ["bench_counters.SqlStatements.track_statements('/api/settings')"]
     assert "| c | /api/users gets an N+1 query pattern |" in (out / "report.md").read_text()

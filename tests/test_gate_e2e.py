@@ -65,6 +65,7 @@ def gate(repo, branch, tmp_path, bench=BENCH):
     return proc, data
 
 
+@pytest.mark.proof
 def test_planted_homepage_slowdown_fails_the_gate(repo, tmp_path):
     proc, data = gate(repo, "slow", tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr

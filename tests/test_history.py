@@ -123,6 +123,8 @@ def test_history_records_a_failed_build_and_goes_on(tmp_path):
     assert proc.returncode == 1, out
     assert "commit 1 of 3" in out and "commit 3 of 3" in out
     assert f"FAILED to build: {c['broken'][:8]}" in out
+    # The build broke and was fixed: nothing is left to list as a regression.
+    assert "## No regressions in the history" in proc.stdout
     results = r.results()
     assert set(results) == {c["change"], c["broken"], c["fixed"]}
     site = r.path / ".asv" / "html"
@@ -176,3 +178,32 @@ def test_a_commit_is_measured_again_for_the_benchmarks_whose_version_changed():
     assert stale_benchmarks(result, {"m.A.time_x": "1", "m.C.track_new": "1"}) == ["m.C.track_new"]
     assert stale_benchmarks(result, {"m.A.time_x": "2", "m.C.track_new": "1"}, bench=["track_"]) == [
         "m.C.track_new"]
+
+
+def test_error_lines_are_read_from_asv_output():
+    from scripts.history import ErrorLines
+
+    out = """[50.00%] ··· Setting up exact:14                                  ok
+[50.00%] ··· bench_counters.SqlStatements.track_statements          1/12 failed
+[50.00%] ··· ====================== ========
+              '/api/settings'         failed
+             ====================== ========
+[50.00%] ···· For parameters: '/api/settings'
+               Traceback (most recent call last):
+                 File "x.py", line 1, in setup
+               RuntimeError: GET /api/settings answered 500
+               asv: benchmark failed (exit status 1)
+
+[75.00%] ··· bench_pages.HomePage.time_homepage                          failed
+[75.00%] ···· Traceback (most recent call last):
+                ImportError: cannot import name 'x'
+[100.00%] ··· bench_pages.LoginPage.time_login_page                     1.2ms
+"""
+    errors = ErrorLines()
+    for line in out.splitlines(keepends=True):
+        errors(line)
+    assert errors.lines() == {
+        "bench_counters.SqlStatements.track_statements('/api/settings')":
+            "RuntimeError: GET /api/settings answered 500",
+        "bench_pages.HomePage.time_homepage": "ImportError: cannot import name 'x'",
+    }

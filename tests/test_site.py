@@ -164,5 +164,12 @@ def test_navigation_from_summary_to_graph_and_back(site, browser):
     w.page.wait_for_selector("#regressions-display table", timeout=30000)
     w.page.click("text=Benchmark grid")
     w.page.wait_for_selector("a.benchmark-container", timeout=30000)
+    # The calibration page, from the navigation; this history has none, and it says so.
+    w.page.click("text=How far to trust it")
+    w.page.wait_for_selector("h1", timeout=30000)
+    assert w.page.url.endswith("/trust.html")
+    assert "No calibration exists for this history yet" in w.page.inner_text("body")
+    w.page.click("text=Benchmark grid")
+    w.page.wait_for_selector("a.benchmark-container", timeout=30000)
     assert w.errors == []
     assert w.hosts <= {"127.0.0.1"}, w.hosts

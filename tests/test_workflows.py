@@ -94,3 +94,40 @@ def test_only_the_comment_workflow_writes_to_pull_requests():
     assert "workflow_run" in comment["on"]
     steps = comment["jobs"]["comment"]["steps"]
     assert not any("actions/checkout" in s.get("uses", "") for s in steps), "must not check out PR code"
+
+
+def test_regression_issues_are_written_by_main_alone_with_issues_write_only():
+    data = load(ROOT / ".github" / "workflows" / "main.yml")
+    assert "pull_request" not in data["on"] and "pull_request_target" not in data["on"]
+    job = data["jobs"]["issues"]
+    assert job["permissions"] == {"issues": "write"}
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert not any("actions/checkout" in s.get("uses", "") for s in job["steps"]), "runs no code of the repository"
+    for name, other in data["jobs"].items():
+        if name != "issues":
+            assert "issues" not in (other.get("permissions") or {}), name
+
+
+def test_the_issue_text_is_the_regressions_entry(tmp_path):
+    """What `regressions --json` gives is what the issues job posts, one issue per regression."""
+    import json
+
+    from scripts.regressions import write_issues
+
+    sample = [{"benchmark": "bench_counters.SqlStatements.track_statements('/api/users')", "commit": "c" * 40,
+               "before_commit": "b" * 40, "before": 4, "after": 23, "unit": "", "kind": "counter",
+               "note": "counter rose beyond its tolerance (0.0% + 0)", "ratio": 5.75, "graph": ""},
+              {"benchmark": "bench_pages.Routes.time_route('/api/settings')", "commit": "d" * 40,
+               "before_commit": "c" * 40, "before": 0.002, "after": None, "unit": "seconds", "kind": "failed",
+               "note": "RuntimeError: GET /api/settings answered 500", "ratio": None, "graph": ""}]
+    written = write_issues(json.loads(json.dumps(sample)), tmp_path, "https://example.test/site")
+    assert [p.name for p in written] == ["001.md", "002.md"]
+    assert (tmp_path / "001.title").read_text() == (
+        "Performance regression: bench_counters.SqlStatements.track_statements('/api/users') at cccccccc\n")
+    body = (tmp_path / "001.md").read_text()
+    assert ("| `cccccccc` | `bench_counters.SqlStatements.track_statements('/api/users')` | 4 → 23 | ×5.75 | "
+            "counter rose beyond its tolerance (0.0% + 0) | "
+            "[graph](https://example.test/site/#bench_counters.SqlStatements.track_statements) |") in body
+    assert "python3 -m scripts compare bbbbbbbb cccccccc" in body
+    failed = (tmp_path / "002.md").read_text()
+    assert "2 ms → fails" in failed and "RuntimeError: GET /api/settings answered 500" in failed

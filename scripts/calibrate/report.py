@@ -20,6 +20,8 @@ class PlantCheck:
     caught: bool = False
     at_exact_commit: bool = False
     false_alarm: bool = False
+    listed: list[str] = field(default_factory=list)  # the history's regressions list at this commit
+    listed_at_commit: bool = False
 
 
 @dataclass
@@ -61,19 +63,25 @@ def to_markdown(r: Report) -> str:
     lines = ["# Detection report", "",
              f"Factor x{r.factor:g} (per-benchmark factors from benchmarks/rules.toml), "
              f"wall time {r.wall_seconds / 60:.1f} min.", "",
-             "| Plant | What | Commit | Gate exit | Caught by gate | Site flags it at that commit | asv find | "
-             "Flagged |", "|---|---|---|---|---|---|---|---|"]
+             "| Plant | What | Commit | Gate exit | Caught by gate | Site flags it at that commit | "
+             "`regressions` lists it there | asv find | Flagged |", "|---|---|---|---|---|---|---|---|---|"]
     for p in r.plants:
         if p.expected:
             caught, exact = ("yes" if p.caught else "**no**"), ("yes" if p.at_exact_commit else "**no**")
+            listed = "yes" if p.listed_at_commit else "**no**"
         else:
             caught = "false alarm" if p.false_alarm else (
                 "undecided (ok: fails on both sides)" if p.gate_exit == 2 else "quiet (ok)")
             exact = ", ".join(p.site_flagged) or "-"
+            listed = ", ".join(f"**{i}**" for i in p.listed) or "-"
         flagged = ", ".join(f"`{f}`" for f in p.gate_flagged[:4]) + (" ..." if len(p.gate_flagged) > 4 else "")
-        lines.append(f"| {p.key} | {p.title} | `{p.commit}` | {p.gate_exit} | {caught} | {exact} | "
+        lines.append(f"| {p.key} | {p.title} | `{p.commit}` | {p.gate_exit} | {caught} | {exact} | {listed} | "
                      f"{p.bisect or '-'} | {flagged or '-'} |")
     fps = [p for p in r.plants if not p.expected and p.false_alarm]
+    planted = [p for p in r.plants if p.expected]
+    quiet_noops = [p for p in r.plants if not p.expected and not p.listed]
+    lines += ["", f"**Regressions list:** {sum(p.listed_at_commit for p in planted)} of {len(planted)} plants "
+              f"listed at their commit; {len(quiet_noops)} of {len(r.plants) - len(planted)} no-ops list nothing."]
     lines += ["", f"**False positives:** {len(r.aa_false_positives)} in {r.aa_pairs} A/A pairs, "
               f"{len(fps)} among the no-op commits.", ""]
     for fp in r.aa_false_positives:

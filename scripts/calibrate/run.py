@@ -60,6 +60,19 @@ def _gate_existing(results: Path, base: str, head: str, rules: Rules, factor: fl
     return compare_results(loaded.get(base), loaded.get(head), rules, factor=factor)
 
 
+def regressions_by_commit(clone: Project, rules: Rules, factor: float) -> dict[str, list[str]]:
+    """Commit -> the ids that ``python3 -m scripts regressions`` lists there, on the planted history."""
+    from scripts.regressions import commit_order, find_regressions, load_errors
+
+    machine = machine_name()
+    found = find_regressions(load_results(clone.results_dir, machine), commit_order(clone.root), rules,
+                             factor=factor, errors=load_errors(clone.root, machine))
+    out: dict[str, list[str]] = {}
+    for r in found:
+        out.setdefault(r.commit, []).append(r.benchmark)
+    return out
+
+
 def bisect(repo: Project, good: str, bad: str, pattern: str) -> str | None:
     """``asv find good..bad pattern``: the commit asv blames, or None."""
     proc = repo.asv("find", f"{good}..{bad}", pattern, "--machine", machine_name(), capture=True)
@@ -104,6 +117,7 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
     print(f"[calibrate] planted {len(plants)} commits in {repo}", flush=True)
     run_history(clone, [commits[k] for k in order], quick=quick, bench=bench, publish=True, callgrind=callgrind)
     regs = site_regressions(clone.html_dir)
+    listed = regressions_by_commit(clone, rules, factor)
     report = Report(factor=factor)
     for i, plant in enumerate(plants):
         parent, commit = commits[order[i]], commits[plant.key]
@@ -115,15 +129,16 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         flagged = flagged_ids(verdict)
         site = sorted(name for name, at in regs.items() if commit in at)
         check = PlantCheck(plant.key, plant.title, commit[:8], list(plant.expected), verdict.exit_code, flagged,
-                           site)
+                           site, listed=listed.get(commit, []))
         if plant.is_noop:
             # Crying wolf is claiming a regression (exit 1), here or on the
             # site. Exit 2 ("could not decide": a benchmark fails on both
             # sides, as after plant h) claims nothing.
-            check.false_alarm = verdict.exit_code == 1 or bool(site)
+            check.false_alarm = verdict.exit_code == 1 or bool(site) or bool(check.listed)
         else:
             check.caught = verdict.exit_code == 1 and bool(matches(flagged, plant.expected))
             check.at_exact_commit = bool(matches(site, plant.expected))
+            check.listed_at_commit = bool(matches(check.listed, plant.expected))
             if do_bisect and check.caught:
                 # Bisect on the cheapest expected benchmark, not the instruction counts (valgrind).
                 candidates = matches(flagged, plant.expected)

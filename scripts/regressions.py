@@ -1,0 +1,239 @@
+"""``regressions``: the history's current regressions, judged by the gate's own rules.
+
+For each benchmark id, asv's step detection splits its series over the
+commits of main into levels (the same change-point method as the site's
+Regressions page). Each step up is then judged exactly as the gate judges a
+pull request, on the results of the last commit before it and the first
+after it: counters by their tolerance, timings by their calibrated factor
+with asv's Mann-Whitney test and the fastest sample, tracks by their factor
+and floor (benchmarks/rules.toml). A step is listed while it lasts: the
+latest commit, judged the same way against the commit before the step, is
+still a regression. A benchmark that worked and now fails, and a commit
+from which nothing builds, are listed at the commit where they started.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from scripts.asvtool import CommitResult, Project, benchmark_id, load_results, machine_name, param_labels
+from scripts.gate.judge import compare_results
+from scripts.git import git
+from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
+
+ERRORS_DIR = Path(".asv") / "errors"
+
+
+@dataclass
+class Regression:
+    benchmark: str  # the id, with its parameters
+    commit: str  # where it started
+    before_commit: str
+    before: float | None
+    after: float | None  # None: it fails
+    unit: str
+    kind: str  # time, counter, rate, track, failed, build
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.before in (None, 0) or self.after is None:
+            return None
+        return self.after / self.before
+
+
+def commit_order(root: Path, branch: str = "main") -> list[str]:
+    """The commits of ``branch``, oldest first (first parents only, as the history measures them)."""
+    return git(root, "rev-list", "--first-parent", "--reverse", branch).split()
+
+
+def find_regressions(results: dict[str, CommitResult], order: list[str], rules: Rules, *,
+                     factor: float = DEFAULT_FACTOR, errors: dict[str, dict[str, str]] | None = None
+                     ) -> list[Regression]:
+    """Every regression still present at the newest measured commit of ``order``. Pure: no runs, no files."""
+    measured = [c for c in order if c in results]
+    if not measured:
+        return []
+    errors = errors or {}
+    out = _build_failures(results, measured, errors)
+    built = [c for c in measured if not results[c].build_failed]
+    if not built:
+        return out
+    latest = results[built[-1]]
+    for name in sorted(latest.values):
+        version = latest.versions.get(name)
+        series = [c for c in built if name in results[c].values and results[c].versions.get(name) == version]
+        for i, label in enumerate(param_labels(latest.params.get(name) or [])):
+            points = [(c, _at(results[c].value_list(name), i)) for c in series]
+            points = [(c, v) for c, v in points if not (isinstance(v, float) and math.isnan(v))]
+            out += _regressions_of(results, points, name, label, rules, factor, errors)
+    return sorted(out, key=lambda r: (measured.index(r.commit), r.benchmark))
+
+
+def _at(values: list, i: int):
+    return values[i] if i < len(values) else None
+
+
+def _build_failures(results, measured, errors) -> list[Regression]:
+    """The commit from which nothing builds or imports, if the newest commits are all such."""
+    trailing = []
+    for commit in reversed(measured):
+        if not results[commit].build_failed:
+            break
+        trailing.insert(0, commit)
+    if not trailing or len(trailing) == len(measured):
+        return []
+    start = trailing[0]
+    before = measured[measured.index(start) - 1]
+    note = errors.get(start, {}).get("(build)", "every benchmark fails: it does not build or import")
+    return [Regression("(build)", start, before, None, None, "", "build", note)]
+
+
+def _regressions_of(results, points, name, label, rules, factor, errors) -> list[Regression]:
+    ident = benchmark_id(name, label)
+    if len(points) < 2:
+        return []
+    out = _failure(points, ident, errors) if points[-1][1] is None else []
+    # Steps before a failure still count: the failure hides them, it does not undo them.
+    numeric = [(c, v) for c, v in points if v is not None]
+    if len(numeric) < 2:
+        return out
+    from asv.step_detect import detect_steps
+
+    steps = detect_steps([v for _, v in numeric])
+    latest = numeric[-1][0]
+    for left, right in zip(steps, steps[1:], strict=False):
+        before_commit, commit = numeric[left[1] - 1][0], numeric[right[0]][0]
+        step = _judge(results, before_commit, commit, name, label, rules, factor)
+        if step is None or step.status != "regressed":
+            continue
+        still = step if commit == latest else _judge(results, before_commit, latest, name, label, rules, factor)
+        if still is not None and still.status == "regressed":
+            out.append(Regression(ident, commit, before_commit, step.before, step.after, step.unit, step.kind,
+                                  step.note))
+    return out
+
+
+def _failure(points, ident, errors) -> list[Regression]:
+    """A benchmark that worked and fails at the newest commit: listed where the failing began.
+
+    Steps measured before it began are judged against its last value.
+    """
+    start = len(points) - 1
+    while start > 0 and points[start - 1][1] is None:
+        start -= 1
+    if start == 0:
+        return []  # it never worked: nothing regressed
+    commit, (before_commit, before) = points[start][0], points[start - 1]
+    note = errors.get(commit, {}).get(ident) or errors.get(commit, {}).get(ident.split("(")[0]) or "it fails"
+    return [Regression(ident, commit, before_commit, before, None, "", "failed", note)]
+
+
+def _judge(results, base: str, head: str, name: str, label: str, rules: Rules, factor: float):
+    """The gate's finding for one benchmark id between two commits of the history."""
+    pair = [CommitResult(c, **{k: {name: getattr(results[c], k).get(name)} for k in
+                               ("values", "params", "stats", "samples", "versions", "units")}) for c in (base, head)]
+    verdict = compare_results(pair[0], pair[1], rules, factor=factor)
+    return next((f for f in verdict.findings if f.params == label), None)
+
+
+def load_errors(root: Path, machine: str) -> dict[str, dict[str, str]]:
+    """commit -> benchmark id (or "(build)") -> the last line of its error, as ``history`` kept them."""
+    folder = root / ERRORS_DIR / machine
+    out = {}
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            out[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def current_regressions(project: Project, *, branch: str = "main", since: str | None = None,
+                        factor: float = DEFAULT_FACTOR) -> list[Regression]:
+    """The history's current regressions (those starting after ``since``, when given)."""
+    machine = machine_name()
+    order = commit_order(project.root, branch)
+    if since:
+        from scripts.git import commit_hash
+
+        cut = commit_hash(project.root, since)
+        if cut not in order:
+            from scripts.errors import UserError
+
+            raise UserError(f"--since {since}: {cut[:8]} is not on {branch}")
+    found = find_regressions(load_results(project.results_dir, machine), order, load_rules(project.root),
+                             factor=factor, errors=load_errors(project.root, machine))
+    if since:
+        after = set(order[order.index(cut) + 1:])
+        found = [r for r in found if r.commit in after]
+    return found
+
+
+def _fmt(value, unit: str) -> str:
+    from scripts.gate.report import _fmt as fmt
+
+    return fmt(value, unit)
+
+
+def graph_url(site_url: str, r: Regression) -> str:
+    if not site_url or r.kind == "build":
+        return ""
+    return f"{site_url.rstrip('/')}/#{r.benchmark.split('(')[0]}"
+
+
+def entry_markdown(r: Regression, site_url: str = "") -> str:
+    """One regression as a Markdown table row."""
+    change = (f"{_fmt(r.before, r.unit)} → fails" if r.after is None and r.before is not None else
+              "does not build" if r.kind == "build" else f"{_fmt(r.before, r.unit)} → {_fmt(r.after, r.unit)}")
+    factor = f"×{r.ratio:.3g}" if r.ratio is not None else "–"
+    url = graph_url(site_url, r)
+    note = r.note.replace("|", "\\|")
+    return (f"| `{r.commit[:8]}` | `{r.benchmark}` | {change} | {factor} | {note} | "
+            f"{f'[graph]({url})' if url else ''} |")
+
+
+def to_markdown(found: list[Regression], site_url: str = "") -> str:
+    if not found:
+        return "## No regressions in the history\n"
+    lines = [f"## {len(found)} regression{'s' if len(found) != 1 else ''} in the history", "",
+             "| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|---|---|---|---|---|"]
+    lines += [entry_markdown(r, site_url) for r in found]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(found: list[Regression], site_url: str = "") -> list[dict]:
+    return [asdict(r) | {"ratio": r.ratio, "graph": graph_url(site_url, r)} for r in found]
+
+
+def issue_title(r: Regression) -> str:
+    """One issue per regression: the same regression always gets the same title, so it is updated, not repeated."""
+    return f"Performance regression: {r.benchmark} at {r.commit[:8]}"[:240]
+
+
+def issue_body(r: Regression, site_url: str = "") -> str:
+    """The issue text: the `regressions` Markdown for this entry and what the rule says."""
+    return "\n".join([
+        "The benchmark history found this regression on main (`python3 -m scripts regressions`).", "",
+        "| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|---|---|---|---|---|",
+        entry_markdown(r, site_url), "",
+        f"Measured at `{r.commit}`, against `{r.before_commit}` before it. The rules that judge it are in "
+        "`benchmarks/rules.toml`; `python3 -m scripts compare "
+        f"{r.before_commit[:8]} {r.commit[:8]}` measures the pair again.",
+        "", "<!-- target_app-regression -->", ""])
+
+
+def write_issues(entries: list[dict], out: Path, site_url: str = "") -> list[Path]:
+    """``regressions --json`` entries -> ``out/NN.title`` and ``out/NN.md``, one pair per regression."""
+    out.mkdir(parents=True, exist_ok=True)
+    fields = {f for f in Regression.__dataclass_fields__}
+    written = []
+    for n, entry in enumerate(entries, 1):
+        r = Regression(**{k: v for k, v in entry.items() if k in fields})
+        (out / f"{n:03d}.title").write_text(issue_title(r) + "\n")
+        (out / f"{n:03d}.md").write_text(issue_body(r, site_url))
+        written.append(out / f"{n:03d}.md")
+    return written

@@ -1,0 +1,128 @@
+"""The site's "How far to trust it" page: what the latest calibration measured, per benchmark and per plant.
+
+Made by ``publish`` from ``calibrate``'s report (.asv/calibration/report.json,
+and sweep.json when the sweep ran) and the rules of benchmarks/rules.toml.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from scripts.rules import Rules
+
+PAGE = "trust.html"
+CALIBRATION = Path(".asv") / "calibration"
+NAV_ITEM = f'<li id="nav-li-trust"><a href="{PAGE}">How far to trust it</a></li>'
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return (f'<table class="table table-condensed table-striped"><thead><tr>{cells}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def _code(text: str) -> str:
+    return f"<code>{html.escape(text)}</code>"
+
+
+def render(root: Path, rules: Rules) -> str:
+    """The page's HTML for the repository at ``root``."""
+    report = _read(root / CALIBRATION / "report.json")
+    sweep = _read(root / CALIBRATION / "sweep.json")
+    parts = ["<h1>How far to trust each graph</h1>"]
+    if report is None:
+        parts.append("<p>No calibration exists for this history yet. <code>python3 -m scripts calibrate</code> "
+                     "plants known regressions, proves which benchmarks catch them, and measures how much each "
+                     "timing moves on identical code; this page then shows what it found.</p>")
+    else:
+        parts.append(_plants(report))
+        parts.append(_benchmarks(report, rules))
+    if sweep is not None:
+        parts.append(_sweep(sweep))
+    parts.append("<p>Counters (statements, connections, bytes) and instruction counts are exact or nearly so; "
+                 "timings on a shared machine move by tens of percent on identical code, so their graphs show only "
+                 "large changes. The rules that judge each benchmark are in <code>benchmarks/rules.toml</code>.</p>")
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>How far to trust it</title>'
+            f'<link rel="stylesheet" href="vendor/css/bootstrap.min.css"></head><body>'
+            f'<nav class="navbar navbar-default"><ul class="nav navbar-nav">'
+            f'<li><a href="index.html">Benchmark grid</a></li><li><a href="index.html#/regressions">Regressions</a>'
+            f'</li><li class="active"><a href="{PAGE}">How far to trust it</a></li></ul></nav>'
+            f'<div class="container-fluid">{body}</div></body></html>\n')
+
+
+def _plants(report: dict) -> str:
+    plants = report.get("plants", [])
+    planted = [p for p in plants if p.get("expected")]
+    caught = sum(bool(p.get("caught")) for p in planted)
+    noops = [p for p in plants if not p.get("expected")]
+    quiet = sum(not p.get("false_alarm") for p in noops)
+    rows = []
+    for p in plants:
+        if p.get("expected"):
+            verdict = "caught" if p.get("caught") else "<b>missed</b>"
+        else:
+            verdict = "<b>false alarm</b>" if p.get("false_alarm") else "quiet"
+        flagged = ", ".join(_code(f) for f in p.get("gate_flagged", [])[:3])
+        rows.append([html.escape(p["key"]), html.escape(p["title"]), _code(p["commit"]), verdict, flagged or "–"])
+    return (f"<h2>Planted regressions</h2><p>The latest calibration ({report.get('wall_seconds', 0) / 60:.0f} min) "
+            f"caught {caught} of {len(planted)} planted regressions, and {quiet} of {len(noops)} no-op commits "
+            f"stayed quiet; {len(report.get('aa_false_positives', []))} false alarms in "
+            f"{report.get('aa_pairs', 0)} same-code (A/A) pairs.</p>"
+            + _table(["Plant", "What", "Commit", "Gate", "Flagged by"], rows))
+
+
+def _benchmarks(report: dict, rules: Rules) -> str:
+    shown: dict[str, list[str]] = {}
+    for p in report.get("plants", []):
+        if p.get("expected") and p.get("caught"):
+            for ident in p.get("gate_flagged", []):
+                shown.setdefault(ident, []).append(f"{p['key']}: {p['title']}")
+    noise, worst = report.get("noise", {}), report.get("aa_min_ratio", {})
+    rows = []
+    for ident in sorted(set(noise) | set(shown)):
+        name = ident.split("(")[0]
+        floor = f"{noise[ident]:.1%}" if ident in noise else "–"
+        moved = f"×{worst[ident]:.2f}" if ident in worst else "–"
+        caught = "; ".join(html.escape(s) for s in shown.get(ident, [])) or "–"
+        rows.append([_code(ident), html.escape(rules.describe(ident, name)), floor, moved, caught])
+    return ("<h2>Per benchmark</h2><p>Noise floor: the median IQR/median of its samples over the A/A runs. "
+            "Same-code move: the largest ratio of its fastest samples between two A/A runs. Shown to catch: "
+            "the planted regressions it flagged.</p>"
+            + _table(["Benchmark", "Rule", "Noise floor", "Same-code move", "Shown to catch"], rows))
+
+
+def _sweep(sweep: dict) -> str:
+    kinds: dict[str, list[int]] = {}
+    for m in sweep.get("mutants", []):
+        tally = kinds.setdefault(m["kind"], [0, 0])
+        tally[0] += bool(m.get("caught"))
+        tally[1] += 1
+    rows = [[html.escape(k), f"{c} of {n}"] for k, (c, n) in kinds.items()]
+    return ("<h2>Mutation sweep</h2><p>Mutants planted automatically in every route's view "
+            "(<code>calibrate --sweep</code>), judged by the counters and instruction counts.</p>"
+            + _table(["Mutant", "Caught"], rows))
+
+
+def add_page(html_dir: Path, root: Path, rules: Rules) -> None:
+    """Write the page into the site and link it from every page's navigation."""
+    (html_dir / PAGE).write_text(render(root, rules))
+    for page in html_dir.glob("*.html"):
+        if page.name == PAGE:
+            continue
+        text = page.read_text()
+        if 'id="nav-li-trust"' in text or 'id="nav-li-regressions"' not in text:
+            continue
+        marker = text.index('id="nav-li-regressions"')
+        end = text.index("</li>", marker) + len("</li>")
+        page.write_text(text[:end] + "\n\t" + NAV_ITEM + text[end:])

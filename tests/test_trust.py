@@ -1,0 +1,51 @@
+"""The site's "How far to trust it" page, made from calibrate's report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scripts.rules import load_rules
+from scripts.trust import NAV_ITEM, PAGE, add_page, render
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = load_rules(ROOT)
+
+
+def test_without_a_calibration_the_page_says_so(tmp_path):
+    page = render(tmp_path, RULES)
+    assert "No calibration exists for this history yet" in page
+
+
+def test_the_page_shows_plants_noise_factors_and_what_each_benchmark_caught(tmp_path):
+    folder = tmp_path / ".asv" / "calibration"
+    folder.mkdir(parents=True)
+    home = "bench_pages.HomePage.time_homepage"
+    (folder / "report.json").write_text(json.dumps({
+        "wall_seconds": 1656, "aa_pairs": 3, "aa_false_positives": [],
+        "plants": [{"key": "a", "title": "homepage renders ~10% slower (CPU)", "commit": "b9ffa73a",
+                    "expected": ["x"], "caught": True, "gate_flagged": [home, "x.y('GET /')"]},
+                   {"key": "noop1", "title": "no-op #1", "commit": "42f4f20d", "expected": [], "caught": False,
+                    "false_alarm": False, "gate_flagged": []}],
+        "noise": {home: 0.052}, "aa_min_ratio": {home: 1.31}}))
+    (folder / "sweep.json").write_text(json.dumps({"mutants": [{"kind": "cpu", "caught": True},
+                                                               {"kind": "cpu", "caught": False}]}))
+    page = render(tmp_path, RULES)
+    assert "caught 1 of 1 planted regressions, and 1 of 1 no-op commits stayed quiet" in page
+    assert f"<td><code>{home}</code></td><td>slower than x1.57, significant, confirmed</td><td>5.2%</td>" in page
+    assert "a: homepage renders ~10% slower (CPU)" in page
+    assert "<td>cpu</td><td>1 of 2</td>" in page
+
+
+def test_every_page_with_asvs_navigation_links_to_it(tmp_path):
+    html_dir = tmp_path / "html"
+    html_dir.mkdir()
+    (html_dir / "index.html").write_text('<ul>\n\t<li id="nav-li-regressions"><a href="#/regressions">R</a></li>\n'
+                                         '</ul>\n')
+    (html_dir / "other.html").write_text("<p>no navigation</p>\n")
+    add_page(html_dir, tmp_path, RULES)
+    add_page(html_dir, tmp_path, RULES)  # publishing again adds no second link
+    index = (html_dir / "index.html").read_text()
+    assert index.count(NAV_ITEM) == 1 and index.index("nav-li-regressions") < index.index(NAV_ITEM)
+    assert (html_dir / PAGE).exists()
+    assert NAV_ITEM not in (html_dir / "other.html").read_text()
