@@ -54,7 +54,8 @@ def render(root: Path, rules: Rules) -> str:
                  "large changes. The rules that judge each benchmark are in <code>benchmarks/rules.toml</code>.</p>")
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>How far to trust it</title>'
-            f'<link rel="stylesheet" href="vendor/css/bootstrap.min.css"></head><body>'
+            f'<link rel="stylesheet" href="vendor/css/bootstrap.min.css">'
+            f'<link rel="shortcut icon" href="swallow.ico"></head><body>'
             f'<nav class="navbar navbar-default"><ul class="nav navbar-nav">'
             f'<li><a href="index.html">Benchmark grid</a></li><li><a href="index.html#/regressions">Regressions</a>'
             f'</li><li class="active"><a href="{PAGE}">How far to trust it</a></li></ul></nav>'
