@@ -62,8 +62,11 @@ def find_regressions(results: dict[str, CommitResult], order: list[str], rules: 
     built = [c for c in measured if not results[c].build_failed]
     if not built:
         return out
-    latest = results[built[-1]]
-    for name in sorted(latest.values):
+    names = sorted({name for c in built for name in results[c].values})
+    for name in names:
+        # Each benchmark's newest measurement decides its version and parameters: a run of a few
+        # benchmarks (--bench) at the newest commit does not hide the others.
+        latest = results[next(c for c in reversed(built) if name in results[c].values)]
         version = latest.versions.get(name)
         series = [c for c in built if name in results[c].values and results[c].versions.get(name) == version]
         for i, label in enumerate(param_labels(latest.params.get(name) or [])):

@@ -103,6 +103,11 @@ def test_a_commit_that_stops_building_is_listed_once():
     assert "does not build" in to_markdown(found)
 
 
+def test_a_run_of_a_few_benchmarks_at_the_newest_commit_hides_nothing():
+    results = history(**{STMT: ([[4]] * 3 + [[9]] * 4 + ["skip"], [["'/'"]]), HOME: [0.004] * 8})
+    assert ids(find_regressions(results, COMMITS, RULES)) == [(f"{STMT}('/')", COMMITS[3])]
+
+
 def test_skipped_points_and_unmeasured_commits_are_left_out():
     values = [[4]] * 3 + ["skip"] + [[float("nan")]] + [[9]] * 3
     results = history(**{STMT: (values, [["'/'"]])})
