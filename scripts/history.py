@@ -128,6 +128,7 @@ class ErrorLines:
         self.benchmark = ""
         self.key: str | None = None
         self.last = ""
+        self.skipped = False
 
     def __call__(self, line: str) -> None:
         text = line.rstrip("\n")
@@ -142,13 +143,21 @@ class ErrorLines:
             else:
                 result = self.RESULT.match(text)
                 self.benchmark = result.group(1) if result else self.benchmark
-        elif self.key and text.strip() and not text.strip().startswith("asv: benchmark failed"):
-            self.last = text.strip()
+        elif self.key:
+            stripped = text.strip()
+            if stripped.startswith("For parameters: "):  # the next parameter of the same block
+                self._close()
+                self.key = f"{self.benchmark}({stripped.removeprefix('For parameters: ')})"
+            elif stripped.startswith("asv: skipped"):  # a skip is not an error
+                self.last = ""
+                self.skipped = True
+            elif stripped and not stripped.startswith("asv: benchmark failed") and not self.skipped:
+                self.last = stripped
 
     def _close(self) -> None:
         if self.key and self.last:
             self.errors[self.key] = self.last[:300]
-        self.key, self.last = None, ""
+        self.key, self.last, self.skipped = None, "", False
 
     def lines(self, build_failed: bool = False) -> dict[str, str]:
         self._close()

@@ -197,6 +197,13 @@ def test_error_lines_are_read_from_asv_output():
 [75.00%] ··· bench_pages.HomePage.time_homepage                          failed
 [75.00%] ···· Traceback (most recent call last):
                 ImportError: cannot import name 'x'
+[90.00%] ··· bench_queries.BulkInsert.time_insert_100                             failed
+[90.00%] ···· For parameters: 'core'
+               asv: skipped: NotImplementedError('target_app.bulk is missing at this commit')
+
+               For parameters: 'orm'
+               RuntimeError: bulk insert failed
+               asv: benchmark failed (exit status 1)
 [100.00%] ··· bench_pages.LoginPage.time_login_page                     1.2ms
 """
     errors = ErrorLines()
@@ -206,4 +213,5 @@ def test_error_lines_are_read_from_asv_output():
         "bench_counters.SqlStatements.track_statements('/api/settings')":
             "RuntimeError: GET /api/settings answered 500",
         "bench_pages.HomePage.time_homepage": "ImportError: cannot import name 'x'",
+        "bench_queries.BulkInsert.time_insert_100('orm')": "RuntimeError: bulk insert failed",
     }
