@@ -7,6 +7,7 @@ Commands:
   compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
   calibrate plant known regressions and prove the suite catches them
   regressions  the history's current regressions (exit 1 when there are any)
+  explain   why benchmarks changed between two revisions: SQL, calls, memory
   rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
@@ -82,6 +83,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         enforce_budgets=True if args.enforce_budgets else None,
         confirm=not args.no_confirm,
         callgrind=not args.no_callgrind,
+        explain=not args.no_explain,
     )
     md = write_outputs(
         verdict,
@@ -144,6 +146,24 @@ def cmd_regressions(args: argparse.Namespace) -> int:
     print(json.dumps(to_json(found, args.site_url), indent=2) if args.json else to_markdown(found, args.site_url),
           end="\n" if args.json else "")
     return 1 if found else 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import json
+    import re
+
+    from scripts.asvtool import Project
+    from scripts.explain import explain, report
+
+    project = Project(Path(args.repo).resolve())
+    wanted = [i for i in project.benchmark_ids() if not args.bench or any(re.search(r, i) for r in args.bench)]
+    if not wanted:
+        raise UserError(f"no benchmark matches {' or '.join(args.bench)}")
+    explained, ids = explain(project, args.base, args.head, wanted)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"operations": explained, "ids": ids}, indent=2) + "\n")
+    print(report(explained), end="")
+    return 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -247,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not re-run a timing regression to confirm it (by default only a timing that "
                         "regresses in two interleaved runs fails the gate)")
     _no_callgrind(p)
+    p.add_argument("--no-explain", action="store_true",
+                   help="do not explain counter regressions (their statements, calls and allocation sites)")
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")
@@ -278,6 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issues", metavar="DIR", help="also write one issue title and text per regression into DIR")
     _repo(p)
     p.set_defaults(func=cmd_regressions)
+
+    p = sub.add_parser("explain", help="why benchmarks changed between BASE and HEAD: statements, plans, "
+                                       "call counts and allocation sites, per operation")
+    p.add_argument("base", help="the base revision")
+    p.add_argument("head", help="the head revision")
+    _bench(p)
+    p.add_argument("--json", metavar="FILE", help="also write the explanation as JSON")
+    _repo(p)
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("rules", help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")

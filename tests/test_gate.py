@@ -241,3 +241,18 @@ def test_instruction_tolerance_is_2_5_percent_and_more_for_the_small_operations(
     assert regressed([9.8e6 * 1.035, 7.7e6, 4.2e5, 9.1e4]) == ["'GET /'"]  # the e2e test's 3.5% plant
     assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.048, 9.1e4]) == []  # the user lookup's same-code move
     assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.07, 9.1e4]) == ["'user_lookup'"]
+
+
+def test_a_counter_regression_carries_its_explanation_in_markdown_and_json():
+    base = result("a" * 40, **{STMT: (4.0, [["'/api/users'"]])})
+    head = result("b" * 40, **{STMT: (23.0, [["'/api/users'"]])})
+    v = compare_results(base, head)
+    (f,) = v.regressions
+    f.explanation = {"statements": [4, 23], "sql": [{"delta": 19, "statement": "SELECT settings.key FROM settings"}],
+                     "plans": [], "calls": [], "retained": [], "allocated": []}
+    md = to_markdown(v)
+    assert "### Why" in md
+    assert "<details><summary><code>bench_counters.SqlStatements.track_statements('/api/users')</code></summary>" in md
+    assert "+19 × SELECT settings.key FROM settings" in md
+    data = json.loads(json.dumps(v.to_json()))
+    assert data["findings"][0]["explanation"]["sql"][0]["delta"] == 19

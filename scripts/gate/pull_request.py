@@ -95,11 +95,14 @@ def gate_pull_request(
     enforce_budgets: bool | None = None,
     confirm: bool = True,
     callgrind: bool = True,
+    explain: bool = True,
 ) -> Verdict:
     """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv runs.
 
     With ``confirm``, a timing that regressed is run again, base and head
-    interleaved, and stays a regression only if it regresses again.
+    interleaved, and stays a regression only if it regresses again. With
+    ``explain``, each counter regression carries what changed in its
+    operation.
     """
     if factor <= 1.0:
         raise UserError("--factor must be greater than 1")
@@ -121,7 +124,30 @@ def gate_pull_request(
     verdict = compare_results(base_res, head_res, rules, factor=factor, enforce_budgets=enforce_budgets)
     if run and confirm and not (base_results or head_results):
         confirm_run(project, pair, verdict, rules, factor=factor, out=out / "confirm", quick=quick, rounds=rounds)
+    if explain and verdict.regressions and not (base_results or head_results):
+        explain_regressions(project, pair, verdict)
     return verdict
+
+
+def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
+    """Attach to each counter regression what changed in its operation (statements, calls, memory).
+
+    An explanation that cannot be made is reported, and the verdict stands.
+    """
+    from scripts.explain import explain
+
+    wanted = [f for f in verdict.regressions if f.kind == "counter"]
+    if not wanted:
+        return
+    print(f"[gate] explaining {len(wanted)} counter regression(s)", file=sys.stderr, flush=True)
+    try:
+        explained, ids = explain(project, pair.base, pair.head, [f.id for f in wanted])
+    except UserError as exc:
+        print(f"[gate] no explanation: {exc}", file=sys.stderr, flush=True)
+        return
+    for f in wanted:
+        if ids.get(f.id) in explained:
+            f.explanation = explained[ids[f.id]]
 
 
 def confirm_run(project: Project, pair: Pair, verdict: Verdict, rules: Rules, *, factor: float, out: Path,

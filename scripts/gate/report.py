@@ -62,6 +62,14 @@ def to_markdown(v: Verdict, site_url: str = "") -> str:
             lines.append(f"| {mark} | `{f.id}` | {_fmt(f.before, f.unit)} | {_fmt(f.after, f.unit)} | "
                          f"{f.ratio:.2f} | {graph_link(site_url, f)} |")
         lines.append("")
+    explained = [f for f in v.findings if f.status == "regressed" and f.explanation]
+    if explained:
+        from scripts.explain import to_markdown as explanation
+
+        lines += ["### Why", ""]
+        for f in explained:
+            lines += [f"<details><summary><code>{f.id}</code></summary>", "", explanation(f.id, f.explanation),
+                      "</details>", ""]
     if failed:
         lines += ["### Failures", ""]
         for f in failed:

@@ -18,6 +18,7 @@ class Finding:
     status: str  # "regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"
     note: str = ""
     min_ratio: float | None = None
+    explanation: dict | None = None  # what changed in the operation behind it (scripts/explain.py)
 
     @property
     def id(self) -> str:

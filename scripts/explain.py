@@ -1,0 +1,138 @@
+"""``explain BASE HEAD``: why a benchmark changed, from what each side's operations did.
+
+Each side's target_app is taken from git (``git archive``) and imported in
+the benchmark environment ahead of the installed one; today's suite runs
+``benchmarks/explain.py`` on it, so base and head are measured the same way.
+The difference is given per operation: statements added or gone (with
+SQLite's query plan where it changed), the Python functions whose call
+counts changed most, and the allocation sites whose bytes grew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from scripts.asvtool import Project
+from scripts.errors import UserError
+from scripts.git import commit_hash
+
+TOP = 10
+PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
+           "print(json.dumps(collect(json.loads(sys.argv[1]))))")
+
+
+def environment_python(project: Project) -> str:
+    """The python of the benchmark environment asv made (the newest, if there are several)."""
+    env_dir = project.root / project.conf.env_dir
+    pythons = sorted(env_dir.glob("*/bin/python"), key=lambda p: p.parent.parent.stat().st_mtime)
+    if not pythons:
+        raise UserError(f"no benchmark environment in {env_dir}: run `python3 -m scripts history` first")
+    return str(pythons[-1])
+
+
+def collect_side(project: Project, commit: str, wanted: list[str], python: str) -> dict:
+    """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app."""
+    with tempfile.TemporaryDirectory(prefix="explain-") as tmp:
+        archive = Path(tmp) / "src.tar"
+        with open(archive, "wb") as fh:
+            proc = subprocess.run(["git", "archive", "--format=tar", commit, "target_app"], cwd=project.root,
+                                  stdout=fh, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise UserError(f"git archive {commit[:8]}: {proc.stderr.decode().strip()[-200:]}")
+        src = Path(tmp) / "src"
+        with tarfile.open(archive) as tar:
+            tar.extractall(src, filter="data")
+        env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{project.root}", "PYTHONHASHSEED": "0"}
+        proc = subprocess.run([python, "-c", PROGRAM, json.dumps(wanted)], cwd=tmp, env=env, text=True,
+                              capture_output=True, timeout=900)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"explaining {commit[:8]} failed: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _grew(before: dict[str, int], after: dict[str, int]) -> list[dict]:
+    rows = [{"site": k, "before": before.get(k, 0), "after": after.get(k, 0),
+             "delta": after.get(k, 0) - before.get(k, 0)} for k in set(before) | set(after)]
+    return sorted([r for r in rows if r["delta"] > 0], key=lambda r: -r["delta"])[:TOP]
+
+
+def diff(base: dict, head: dict) -> dict:
+    """What changed in one operation between base and head."""
+    if "error" in base or "error" in head:
+        return {"error": head.get("error") or base.get("error")}
+    b_sql, h_sql = Counter(base["sql"]), Counter(head["sql"])
+    sql = [{"delta": h_sql[s] - b_sql[s], "statement": s} for s in set(b_sql) | set(h_sql) if h_sql[s] != b_sql[s]]
+    plans = [{"statement": s, "before": base["plans"][s], "after": head["plans"][s]}
+             for s in sorted(set(base["plans"]) & set(head["plans"])) if base["plans"][s] != head["plans"][s]]
+    calls = [{"function": f, "before": base["calls"].get(f, 0), "after": head["calls"].get(f, 0),
+              "delta": head["calls"].get(f, 0) - base["calls"].get(f, 0)}
+             for f in set(base["calls"]) | set(head["calls"])]
+    calls = sorted([c for c in calls if c["delta"]], key=lambda c: (-abs(c["delta"]), c["function"]))[:TOP]
+    return {
+        "statements": [len(base["sql"]), len(head["sql"])],
+        "sql": sorted(sql, key=lambda r: (-abs(r["delta"]), r["statement"])),
+        "plans": plans,
+        "calls": calls,
+        "retained": _grew(base["retained"], head["retained"]),
+        "allocated": _grew(base["allocated"], head["allocated"]),
+    }
+
+
+def explain(project: Project, base: str, head: str, wanted: list[str]) -> tuple[dict[str, dict], dict[str, str]]:
+    """What changed between ``base`` and ``head`` (any revisions) in the operations behind ``wanted``
+    (benchmark ids or operation names): operation -> difference, and each of ``wanted`` -> its operation."""
+    python = environment_python(project)
+    base_sha, head_sha = commit_hash(project.root, base), commit_hash(project.root, head)
+    before = collect_side(project, base_sha, wanted, python)
+    after = collect_side(project, head_sha, wanted, python)
+    b_ops, h_ops = before["operations"], after["operations"]
+    out = {}
+    for name in dict.fromkeys([*b_ops, *h_ops]):
+        if name in b_ops and name in h_ops:
+            out[name] = diff(b_ops[name], h_ops[name])
+        else:
+            out[name] = {"error": "the operation exists only on the " + ("head" if name in h_ops else "base")}
+    return out, {**before["ids"], **after["ids"]}
+
+
+def _short(statement: str, width: int = 110) -> str:
+    return statement if len(statement) <= width else statement[: width - 1] + "…"
+
+
+def to_markdown(name: str, d: dict) -> str:
+    """One operation's explanation, short enough for a pull-request comment."""
+    if "error" in d:
+        return f"- {d['error']}\n"
+    lines = []
+    before, after = d["statements"]
+    if d["sql"]:
+        lines.append(f"SQL: {before} → {after} statements")
+        lines += [f"- `{r['delta']:+d} × {_short(r['statement'])}`" for r in d["sql"][:TOP]]
+    for p in d["plans"]:
+        lines.append(f"Plan of `{_short(p['statement'], 80)}`: {'; '.join(p['before'])} → {'; '.join(p['after'])}")
+    if d["calls"]:
+        lines.append("Calls (deterministic counts, most changed):")
+        lines += [f"- `{c['function']}`: {c['before']:,} → {c['after']:,} ({c['delta']:+,})" for c in d["calls"]]
+    if d["retained"]:
+        lines.append("Memory kept after the request, by allocation site:")
+        lines += [f"- `{r['site']}`: {r['before']:,} → {r['after']:,} bytes" for r in d["retained"]]
+    if d["allocated"] and not d["retained"]:
+        lines.append("Memory allocated during the request, by site:")
+        lines += [f"- `{r['site']}`: {r['before']:,} → {r['after']:,} bytes" for r in d["allocated"][:5]]
+    if not lines:
+        return "- no difference in statements, calls or allocation sites\n"
+    return "\n".join(lines) + "\n"
+
+
+def report(explained: dict[str, dict]) -> str:
+    parts = []
+    for name, d in explained.items():
+        parts += [f"### {name}", "", to_markdown(name, d)]
+    return "\n".join(parts) if parts else "No operation matched.\n"

@@ -1,0 +1,64 @@
+"""Explanations: what an operation did (benchmarks/explain.py) and what changed between two sides."""
+
+from __future__ import annotations
+
+from benchmarks.explain import collect, normalise, operation_of
+from scripts.explain import diff, to_markdown
+
+
+def test_statements_are_normalised():
+    assert normalise("SELECT a\n   FROM t WHERE id IN (?, ?,?)") == "SELECT a FROM t WHERE id IN (?...)"
+    assert normalise("INSERT INTO t (a, b) VALUES (?, ?)") == "INSERT INTO t (a, b) VALUES (?, ?)"
+
+
+def test_benchmark_ids_map_to_their_operation():
+    assert operation_of("bench_counters.SqlStatements.track_statements('/api/users')") == "GET /api/users"
+    assert operation_of("bench_counters.FormStatements.track_statements('POST /settings')") == "POST /settings"
+    assert operation_of("bench_instructions.Instructions.track_instructions('user_lookup')") == "user_lookup"
+    assert operation_of("bench_api.ListScaling.track_statements(30)") == "GET /api/users"
+    assert operation_of("bench_queries.UserLookup.time_lookup_by_username") == "user_lookup"
+    assert operation_of("bench_startup.ColdStart.timeraw_import_and_create_app") is None
+
+
+def test_collect_records_sql_plans_calls_and_memory():
+    data = collect(["bench_counters.SqlStatements.track_statements('/api/users')", "user_lookup"])
+    assert data["ids"] == {"bench_counters.SqlStatements.track_statements('/api/users')": "GET /api/users",
+                           "user_lookup": "user_lookup"}
+    users = data["operations"]["GET /api/users"]
+    assert users["sql"] and all("  " not in s for s in users["sql"])
+    assert any(s.startswith("SELECT") for s in users["plans"])
+    assert any("api.py" in f for f in users["calls"])
+    lookup = data["operations"]["user_lookup"]
+    (statement,) = lookup["sql"]
+    # The username index: SQLite searches it rather than scanning the table.
+    assert any("USING INDEX" in step or "USING COVERING INDEX" in step for step in lookup["plans"][statement])
+    # The same code gives the same record (nothing that depends on time or the machine).
+    again = collect(["user_lookup"])["operations"]["user_lookup"]
+    assert again["sql"] == lookup["sql"] and again["plans"] == lookup["plans"] and again["calls"] == lookup["calls"]
+
+
+def side(sql, plans=None, calls=None, retained=None):
+    return {"sql": sql, "plans": plans or {}, "calls": calls or {}, "retained": retained or {}, "allocated": {}}
+
+
+def test_diff_names_the_added_statements_the_lost_index_and_the_new_calls():
+    q = "SELECT settings.key FROM settings WHERE ? = settings.user_id"
+    base = side(["SELECT users"], {q: ["SEARCH settings USING INDEX ix_settings_user_id (user_id=?)"]},
+                {"target_app/api.py:10(users)": 1}, {"target_app/api.py:12": 100})
+    head = side(["SELECT users", *[q] * 20], {q: ["SCAN settings"]},
+                {"target_app/api.py:10(users)": 1, "sqlalchemy/orm/strategies.py:900(load)": 20},
+                {"target_app/api.py:12": 356})
+    d = diff(base, head)
+    assert d["statements"] == [1, 21]
+    assert d["sql"] == [{"delta": 20, "statement": q}]
+    assert d["plans"] == [{"statement": q, "before": ["SEARCH settings USING INDEX ix_settings_user_id (user_id=?)"],
+                           "after": ["SCAN settings"]}]
+    assert d["calls"][0] == {"function": "sqlalchemy/orm/strategies.py:900(load)", "before": 0, "after": 20,
+                             "delta": 20}
+    assert d["retained"] == [{"site": "target_app/api.py:12", "before": 100, "after": 356, "delta": 256}]
+    md = to_markdown("GET /api/users", d)
+    assert f"+20 × {q}" in md
+    assert "SEARCH settings USING INDEX ix_settings_user_id (user_id=?) → SCAN settings" in md
+    assert "`target_app/api.py:12`: 100 → 356 bytes" in md
+    same = to_markdown("x", diff(side(["A"]), side(["A"])))
+    assert same == "- no difference in statements, calls or allocation sites\n"
