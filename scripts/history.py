@@ -112,6 +112,11 @@ class HistoryReport:
         return "\n".join(lines)
 
 
+# A Python exception's own line ("RuntimeError: ..."): it names the cause
+# better than the lines a tool prints after it (pip's notes and hints).
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b.*:")
+
+
 class ErrorLines:
     """The last line of each failing benchmark's error, read from asv's ``--show-stderr`` output.
 
@@ -122,12 +127,14 @@ class ErrorLines:
     RESULT = re.compile(r"^\[\s*[\d.]+%\] ·{3} ([A-Za-z_]\w*(?:\.\w+)+)(?:\s|$)")
     STDERR = re.compile(r"^\[\s*[\d.]+%\] ·{4} (?:For parameters: (.*)|(.*))$")
     BUILD = re.compile(r"Error running|Failed to build|Error: ")
+    NOT_THE_ERROR = ("asv: benchmark failed", "hint:", "note:", "╰─>", "[end of output]")
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
         self.benchmark = ""
         self.key: str | None = None
         self.last = ""
+        self.exception = ""
         self.skipped = False
 
     def __call__(self, line: str) -> None:
@@ -151,13 +158,15 @@ class ErrorLines:
             elif stripped.startswith("asv: skipped"):  # a skip is not an error
                 self.last = ""
                 self.skipped = True
-            elif stripped and not stripped.startswith("asv: benchmark failed") and not self.skipped:
+            elif stripped and not stripped.startswith(self.NOT_THE_ERROR) and not self.skipped:
                 self.last = stripped
+                if EXCEPTION.match(stripped):
+                    self.exception = stripped
 
     def _close(self) -> None:
-        if self.key and self.last:
-            self.errors[self.key] = self.last[:300]
-        self.key, self.last, self.skipped = None, "", False
+        if self.key and (self.exception or self.last):
+            self.errors[self.key] = (self.exception or self.last)[:300]
+        self.key, self.last, self.exception, self.skipped = None, "", "", False
 
     def lines(self, build_failed: bool = False) -> dict[str, str]:
         self._close()

@@ -206,6 +206,21 @@ def test_error_lines_are_read_from_asv_output():
                asv: benchmark failed (exit status 1)
 [100.00%] ··· bench_pages.LoginPage.time_login_page                     1.2ms
 """
+    build = """[ 0.00%] ·· Building 71fbd7e1 <main> for virtualenv-py3.11
+[ 0.00%] ··· Error running /env/bin/python -m pip wheel --no-deps -w /cache /build (exit status 1)
+             STDOUT -------->
+             ModuleNotFoundError: No module named 'no_such_backend'
+             error: subprocess-exited-with-error
+             note: This error originates from a subprocess, and is likely not a problem with pip.
+             hint: See above for details.
+[ 0.00%] · For target_app commit 71fbd7e1 <main>:
+"""
+    failed_build = ErrorLines()
+    for line in build.splitlines(keepends=True):
+        failed_build(line)
+    assert failed_build.lines(build_failed=True) == {
+        "(build)": "ModuleNotFoundError: No module named 'no_such_backend'"}
+    assert failed_build.lines(build_failed=False) == {}
     errors = ErrorLines()
     for line in out.splitlines(keepends=True):
         errors(line)
