@@ -69,6 +69,8 @@ def _path(filename: str) -> str:
     """A file as it reads the same on every machine: relative to its library, or to the suite."""
     if "/benchmarks/" in filename:
         return "benchmarks/" + filename.rsplit("/benchmarks/", 1)[1]
+    if "/target_app/" in filename:  # installed, or a side's source in a temporary folder (scripts/explain.py)
+        return "target_app/" + filename.rsplit("/target_app/", 1)[1]
     return LIBRARY.sub("", filename)
 
 
