@@ -27,6 +27,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,23 +167,81 @@ def parse_dumps(paths: list[Path]) -> list[int]:
     return totals
 
 
-def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, float]:
-    """Map dumps to operations: the dump at every second marker holds measured code.
+def measured_dumps(operations: dict[str, Spec], count: int) -> dict[str, list[int]]:
+    """Which dumps (by position in dump order) hold each operation's measured code.
 
     Markers come in pairs (start, end); the dump taken at an end marker
     holds what ran since the start marker. An operation has one pair, or one
     per run when it has a ``prepare`` step.
     """
     needed = 2 * sum(op.segments for op in operations.values()) + 1  # +1: the dump at exit
-    if len(totals) != needed:
+    if count != needed:
         # Fewer: the child stopped early. More: something else called the
         # marker, and the dumps no longer line up with the operations.
-        raise RuntimeError(f"expected {needed} callgrind dumps, got {len(totals)}")
+        raise RuntimeError(f"expected {needed} callgrind dumps, got {count}")
     out, pair = {}, 0
     for name, op in operations.items():
-        out[name] = sum(totals[2 * (pair + k) + 1] for k in range(op.segments)) / op.repeat
+        out[name] = [2 * (pair + k) + 1 for k in range(op.segments)]
         pair += op.segments
     return out
+
+
+def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, float]:
+    """Instructions per run of each operation, from the totals of every dump in order."""
+    return {name: sum(totals[i] for i in dumps) / operations[name].repeat
+            for name, dumps in measured_dumps(operations, len(totals)).items()}
+
+
+RECURSION = re.compile(r"'(\d+)$")
+
+
+def function_costs(path: Path) -> tuple[Counter, Counter]:
+    """Self and inclusive instructions of each function in one callgrind dump.
+
+    The dump is written with ``--compress-strings=no`` and one event (Ir):
+    a ``fn=`` line opens a function; each cost line after it is its own
+    (self) cost, except the line right after ``calls=``, which is the
+    inclusive cost of a call to ``cfn``. callgrind names a function entered
+    again while it is on the stack ``name'2``, ``name'3``...: self costs of
+    every level add up under the plain name, and a function's inclusive
+    cost is that of the calls into its first level only, so that recursion
+    (the interpreter's eval loop re-enters itself for every Python call) is
+    counted once. A function entered before the dump began has no call into
+    it here, and no inclusive cost.
+    """
+    own, inclusive = Counter(), Counter()
+    fn, callee, in_call = "", "", False
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                if not in_call:
+                    own[RECURSION.sub("", fn)] += cost
+                elif not RECURSION.search(callee):
+                    inclusive[callee] += cost
+                in_call = False
+            elif line.startswith("fn="):
+                fn, in_call = line[3:].strip(), False
+            elif line.startswith("cfn="):
+                callee = line[4:].strip()
+            elif line.startswith("calls="):
+                in_call = True
+    return own, inclusive
+
+
+def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list[list]]:
+    """The ``top`` functions by self and by inclusive instructions per run, over the dumps of one operation."""
+    own, inclusive = Counter(), Counter()
+    for path in paths:
+        o, i = function_costs(path)
+        own.update(o)
+        inclusive.update(i)
+    # An address is a function without a symbol: no reader can tell what it is.
+    return {kind: [[name, round(cost / runs)] for name, cost in counts.most_common()
+                   if not name.startswith("0x")][:top]
+            for kind, counts in (("self", own), ("inclusive", inclusive))}
 
 
 def count_instructions(
@@ -229,6 +288,7 @@ class Count:
         self.timeout = timeout
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.proc: subprocess.Popen | None = None
+        self.functions: dict[str, dict[str, list[list]]] = {}
 
     def start(self, toggle: bool = True) -> Count:
         """Start valgrind; with ``toggle``, instrumentation starts off and the child switches it on."""
@@ -249,8 +309,13 @@ class Count:
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         return self
 
-    def finish(self) -> dict[str, float | str]:
-        """Wait for valgrind and read its counts (see :func:`count_instructions`)."""
+    def finish(self, functions: int = 0) -> dict[str, float | str]:
+        """Wait for valgrind and read its counts (see :func:`count_instructions`).
+
+        With ``functions``, also keep in :attr:`functions` the top that many
+        functions of each operation, by self and by inclusive instructions
+        per run (:func:`top_functions`).
+        """
         try:
             left = max(1.0, self.timeout - (time.monotonic() - self.started))
             code = self.proc.wait(timeout=left)
@@ -261,7 +326,7 @@ class Count:
             raise RuntimeError(f"callgrind run took longer than {self.timeout:.0f} s") from None
         if code == NO_TOGGLE_EXIT and self.toggle:
             self._close()
-            return self.start(toggle=False).finish()
+            return self.start(toggle=False).finish(functions)
         tmp = Path(self.tmp.name)
         try:
             if code != 0:
@@ -269,10 +334,15 @@ class Count:
                 tail = "\n".join(self.log.read().strip().splitlines()[-5:])
                 raise RuntimeError(f"callgrind run failed ({code}): {tail}")
             manifest = json.loads((tmp / "ran.json").read_text())
-            totals = parse_dumps([p for p in tmp.iterdir() if p.name.startswith("cg.out")])
+            dumps = sorted((p for p in tmp.iterdir() if p.name.startswith("cg.out")), key=_dump_order)
+            totals = parse_dumps(dumps)
+            measured = {**self.first, **{name: self.operations[name] for name in manifest["ran"]}}
+            if functions:
+                self.functions = {name: top_functions([dumps[i] for i in positions], measured[name].repeat,
+                                                      functions)
+                                  for name, positions in measured_dumps(measured, len(dumps)).items()}
         finally:
             self._close()
-        measured = {**self.first, **{name: self.operations[name] for name in manifest["ran"]}}
         return {**per_operation(measured, totals), **manifest["failed"]}
 
     def _close(self) -> None:

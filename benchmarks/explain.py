@@ -12,7 +12,12 @@ compares the two. Everything here repeats exactly for the same code:
   function: target_app's own lines included;
 - ``retained``: tracemalloc's allocation sites (file:line) of the memory a
   run leaves held after a collection, and ``allocated``: the sites of the
-  memory it allocates, at its peak.
+  memory it allocates, at its peak;
+- ``functions`` (for the operations asked, when valgrind is there): the
+  functions by self and by inclusive instructions per run, from callgrind
+  in one process, counted the way the instruction counts are: C functions
+  of the interpreter, SQLite and the libraries (``builtin_sum``,
+  ``sqlite3VdbeExec``), which cProfile cannot see.
 """
 
 from __future__ import annotations
@@ -159,9 +164,35 @@ def operation_of(wanted: str) -> str | None:
     return None
 
 
-def collect(wanted: list[str]) -> dict:
+FUNCTIONS_KEPT = 300  # per side and kind: enough that what changed is on both lists
+
+
+def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, dict]:
+    """Operation -> its top functions by self and inclusive instructions per run ({} without valgrind)."""
+    from pathlib import Path
+
+    from .bench_instructions import CHILD_PROGRAM, specs
+    from .callgrind import Count, valgrind
+    from .common import CHEAP_HASH, bench_db, remove_db
+
+    try:
+        valgrind()
+    except NotImplementedError:
+        return {}
+    db_path = bench_db(password_method=CHEAP_HASH)
+    try:
+        count = Count(specs(names), CHILD_PROGRAM,
+                      env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)})
+        count.start().finish(top)
+        return count.functions
+    finally:
+        remove_db(db_path)
+
+
+def collect(wanted: list[str], functions_for: list[str] = ()) -> dict:
     """Each operation behind ``wanted`` (benchmark ids or operation names) that exists at this commit,
     and which operation each of ``wanted`` maps to. A missing one is left out; a failing one says why.
+    The operations behind ``functions_for`` also get their callgrind functions.
     """
     ids = {w: op for w in wanted if (op := operation_of(w))}
     ctx = counting_context()
@@ -173,4 +204,8 @@ def collect(wanted: list[str]) -> dict:
             continue
         except Exception as exc:  # noqa: BLE001 - recorded, the others are still explained
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    counted = [op for w in functions_for if (op := operation_of(w)) in out and "error" not in out[op]]
+    if counted:
+        for name, functions in collect_functions(list(dict.fromkeys(counted))).items():
+            out[name]["functions"] = functions
     return {"operations": out, "ids": ids}

@@ -159,7 +159,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     wanted = [i for i in project.benchmark_ids() if not args.bench or any(re.search(r, i) for r in args.bench)]
     if not wanted:
         raise UserError(f"no benchmark matches {' or '.join(args.bench)}")
-    explained, ids = explain(project, args.base, args.head, wanted)
+    explained, ids = explain(project, args.base, args.head, wanted,
+                             functions_for=[] if args.no_callgrind else wanted)
     if args.json:
         Path(args.json).write_text(json.dumps({"operations": explained, "ids": ids}, indent=2) + "\n")
     print(report(explained), end="")
@@ -212,9 +213,9 @@ def _quick(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test: timings mean nothing)")
 
 
-def _no_callgrind(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-callgrind", action="store_true",
-                   help="skip the instruction counts (on by default where valgrind is installed)")
+def _no_callgrind(p: argparse.ArgumentParser,
+                  what: str = "skip the instruction counts (on by default where valgrind is installed)") -> None:
+    p.add_argument("--no-callgrind", action="store_true", help=what)
 
 
 def _repo(p: argparse.ArgumentParser) -> None:
@@ -307,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("head", help="the head revision")
     _bench(p)
     p.add_argument("--json", metavar="FILE", help="also write the explanation as JSON")
+    _no_callgrind(p, "skip counting each operation's instructions by function under callgrind (on by default "
+                     "where valgrind is installed; about 10 s a side)")
     _repo(p)
     p.set_defaults(func=cmd_explain)
 

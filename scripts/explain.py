@@ -24,7 +24,7 @@ from scripts.git import commit_hash
 
 TOP = 10
 PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
-           "print(json.dumps(collect(json.loads(sys.argv[1]))))")
+           "print(json.dumps(collect(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))")
 
 
 def environment_python(project: Project) -> str:
@@ -36,8 +36,10 @@ def environment_python(project: Project) -> str:
     return str(pythons[-1])
 
 
-def collect_side(project: Project, commit: str, wanted: list[str], python: str) -> dict:
-    """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app."""
+def collect_side(project: Project, commit: str, wanted: list[str], python: str,
+                 functions_for: list[str] = ()) -> dict:
+    """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app
+    (with callgrind's functions for those behind ``functions_for``)."""
     with tempfile.TemporaryDirectory(prefix="explain-") as tmp:
         archive = Path(tmp) / "src.tar"
         with open(archive, "wb") as fh:
@@ -49,8 +51,8 @@ def collect_side(project: Project, commit: str, wanted: list[str], python: str) 
         with tarfile.open(archive) as tar:
             tar.extractall(src, filter="data")
         env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{project.root}", "PYTHONHASHSEED": "0"}
-        proc = subprocess.run([python, "-c", PROGRAM, json.dumps(wanted)], cwd=tmp, env=env, text=True,
-                              capture_output=True, timeout=900)
+        proc = subprocess.run([python, "-c", PROGRAM, json.dumps(wanted), json.dumps(list(functions_for))], cwd=tmp,
+                              env=env, text=True, capture_output=True, timeout=900)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(f"explaining {commit[:8]} failed: {tail}")
@@ -75,7 +77,7 @@ def diff(base: dict, head: dict) -> dict:
               "delta": head["calls"].get(f, 0) - base["calls"].get(f, 0)}
              for f in set(base["calls"]) | set(head["calls"])]
     calls = sorted([c for c in calls if c["delta"]], key=lambda c: (-abs(c["delta"]), c["function"]))[:TOP]
-    return {
+    out = {
         "statements": [len(base["sql"]), len(head["sql"])],
         "sql": sorted(sql, key=lambda r: (-abs(r["delta"]), r["statement"])),
         "plans": plans,
@@ -83,15 +85,29 @@ def diff(base: dict, head: dict) -> dict:
         "retained": _grew(base["retained"], head["retained"]),
         "allocated": _grew(base["allocated"], head["allocated"]),
     }
+    if "functions" in base and "functions" in head:
+        out["functions"] = {kind: _function_deltas(base["functions"].get(kind, []), head["functions"].get(kind, []))
+                            for kind in ("self", "inclusive")}
+    return out
 
 
-def explain(project: Project, base: str, head: str, wanted: list[str]) -> tuple[dict[str, dict], dict[str, str]]:
+def _function_deltas(before: list[list], after: list[list]) -> list[dict]:
+    """The functions whose instructions per run changed most (a function off one side's list counts 0 there)."""
+    b, a = {f: n for f, n in before}, {f: n for f, n in after}
+    rows = [{"function": f, "before": b.get(f, 0), "after": a.get(f, 0), "delta": a.get(f, 0) - b.get(f, 0)}
+            for f in set(b) | set(a)]
+    return sorted([r for r in rows if r["delta"]], key=lambda r: (-abs(r["delta"]), r["function"]))[:TOP]
+
+
+def explain(project: Project, base: str, head: str, wanted: list[str],
+            functions_for: list[str] = ()) -> tuple[dict[str, dict], dict[str, str]]:
     """What changed between ``base`` and ``head`` (any revisions) in the operations behind ``wanted``
-    (benchmark ids or operation names): operation -> difference, and each of ``wanted`` -> its operation."""
+    (benchmark ids or operation names): operation -> difference, and each of ``wanted`` -> its operation.
+    The operations behind ``functions_for`` are also counted by function under callgrind, on both sides."""
     python = environment_python(project)
     base_sha, head_sha = commit_hash(project.root, base), commit_hash(project.root, head)
-    before = collect_side(project, base_sha, wanted, python)
-    after = collect_side(project, head_sha, wanted, python)
+    before = collect_side(project, base_sha, wanted, python, functions_for)
+    after = collect_side(project, head_sha, wanted, python, functions_for)
     b_ops, h_ops = before["operations"], after["operations"]
     out = {}
     for name in dict.fromkeys([*b_ops, *h_ops]):
@@ -117,6 +133,11 @@ def to_markdown(name: str, d: dict) -> str:
         lines += [f"- `{r['delta']:+d} × {_short(r['statement'])}`" for r in d["sql"][:TOP]]
     for p in d["plans"]:
         lines.append(f"Plan of `{_short(p['statement'], 80)}`: {'; '.join(p['before'])} → {'; '.join(p['after'])}")
+    for kind in ("self", "inclusive"):
+        rows = d.get("functions", {}).get(kind, [])
+        if rows:
+            lines.append(f"Instructions per run by function, {kind} (callgrind, most changed):")
+            lines += [f"- `{r['function']}`: {r['before']:,} → {r['after']:,} ({r['delta']:+,})" for r in rows]
     if d["calls"]:
         lines.append("Calls (deterministic counts, most changed):")
         lines += [f"- `{c['function']}`: {c['before']:,} → {c['after']:,} ({c['delta']:+,})" for c in d["calls"]]

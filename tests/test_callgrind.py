@@ -52,6 +52,53 @@ def test_parse_dumps_reads_totals_in_dump_order(tmp_path):
         callgrind.parse_dumps(sorted(tmp_path.iterdir()))
 
 
+DUMP = """version: 1
+events: Ir
+summary: 1000
+ob=/usr/bin/python3
+fl=Python/ceval.c
+fn=_PyEval_EvalFrameDefault
+0 300
+cfl=Python/bltinmodule.c
+cfn=builtin_sum
+calls=2 0
+0 600
+0 50
+fl=Python/bltinmodule.c
+fn=builtin_sum
+0 500
+cfn=_PyEval_EvalFrameDefault'2
+calls=1 0
+0 100
+fn=_PyEval_EvalFrameDefault'2
+0 100
+fn=0x0000000004936718
+0 1
+totals: 1051
+"""
+
+
+def test_function_costs_splits_self_from_inclusive_and_counts_recursion_once(tmp_path):
+    dump = tmp_path / "cg.out.1"
+    dump.write_text(DUMP)
+    own, inclusive = callgrind.function_costs(dump)
+    # Self: every level of a recursive function under its plain name.
+    assert own == {"_PyEval_EvalFrameDefault": 450, "builtin_sum": 500, "0x0000000004936718": 1}
+    # Inclusive: the calls into a function's first level; the eval loop entered
+    # before the dump began has none, and its re-entry is inside builtin_sum's.
+    assert inclusive == {"builtin_sum": 600}
+    top = callgrind.top_functions([dump, dump], runs=2, top=2)
+    assert top == {"self": [["builtin_sum", 500], ["_PyEval_EvalFrameDefault", 450]],
+                   "inclusive": [["builtin_sum", 600]]}
+
+
+def test_measured_dumps_name_each_operations_dumps():
+    ops = {"a": callgrind.Spec("x", repeat=3), "b": callgrind.Spec("y", prepare="p()", repeat=2)}
+    assert callgrind.measured_dumps(ops, 7) == {"a": [1], "b": [3, 5]}
+    with pytest.raises(RuntimeError, match="expected 7 callgrind dumps, got 6"):
+        callgrind.measured_dumps(ops, 6)
+
+
 def test_switch_and_missing_valgrind_skip(monkeypatch):
     monkeypatch.setenv(callgrind.DISABLE_VARIABLE, "0")
     with pytest.raises(NotImplementedError, match="switched off"):
@@ -80,6 +127,18 @@ def test_real_count_of_a_tiny_operation_is_exact_and_proportional():
     assert 8 < first["large"] / first["small"] < 13, first
     # Only the operation counts: no interpreter start-up (which is ~1e9).
     assert first["small"] < 1_000_000, first
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_top_functions_name_the_c_function_the_operation_spends_in():
+    count = callgrind.Count({"sum": "sum(range(20000))"}, repeat=2, warmup=1).start()
+    counts = count.finish(functions=5)
+    top = count.functions["sum"]
+    assert "builtin_sum" in [name for name, _ in top["self"]], top
+    # builtin_sum is most of the operation, per run, and never more than all of it.
+    inclusive = dict(map(tuple, top["inclusive"]))
+    assert 0.8 * counts["sum"] < inclusive["builtin_sum"] <= counts["sum"], (top, counts)
 
 
 @needs_valgrind

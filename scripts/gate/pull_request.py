@@ -130,7 +130,8 @@ def gate_pull_request(
 
 
 def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
-    """Attach to each counter regression what changed in its operation (statements, calls, memory).
+    """Attach to each counter regression what changed in its operation (statements, calls, memory;
+    for an instruction count, also the functions that cost more under callgrind).
 
     An explanation that cannot be made is reported, and the verdict stands.
     """
@@ -141,7 +142,8 @@ def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
         return
     print(f"[gate] explaining {len(wanted)} counter regression(s)", file=sys.stderr, flush=True)
     try:
-        explained, ids = explain(project, pair.base, pair.head, [f.id for f in wanted])
+        explained, ids = explain(project, pair.base, pair.head, [f.id for f in wanted],
+                                 functions_for=[f.id for f in wanted if ".Instructions." in f.id])
     except UserError as exc:
         print(f"[gate] no explanation: {exc}", file=sys.stderr, flush=True)
         return
