@@ -8,6 +8,7 @@ import gc
 import sys
 import tracemalloc
 
+from . import artefacts
 from .common import GET_ROUTES, StatementCounter, fixture, get_ok
 from .exact import measure_exact
 from .operations import FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
@@ -71,6 +72,7 @@ class SqlStatements(_ExactPerRoute):
             get_ok(f.client, route)  # warm-up
             with StatementCounter(f.engine()) as counter:
                 get_ok(f.client, route)
+            artefacts.keep_statements(f"GET {route}", counter.statements)
             return counter.count
 
         return per_route(self.params, measure)
@@ -220,6 +222,7 @@ class FormStatements(_ExactPerRoute):
             prepared = op.prepare(ctx)
             with StatementCounter(ctx.engine) as counter:
                 op.run(ctx, prepared)
+            artefacts.keep_statements(route, counter.statements)
             return counter.count
 
         return per_route(self.params, measure)

@@ -10,6 +10,7 @@ without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 
 from pathlib import Path
 
+from . import artefacts
 from .callgrind import Count, Spec, valgrind
 from .common import CHEAP_HASH, bench_db, remove_db
 from .exact import measure_exact
@@ -94,9 +95,12 @@ class Instructions:
         if "skip" in started:
             return started
         counts = {}
+        top = artefacts.TOP_FUNCTIONS if artefacts.folder() else 0
         try:
             for count, _ in started["runs"]:
-                counts.update(count.finish())
+                counts.update(count.finish(top))
+                for name, functions in count.functions.items():
+                    artefacts.keep("functions", name, functions)
         finally:
             for _, db_path in started["runs"]:
                 remove_db(db_path)

@@ -97,9 +97,11 @@ class StatementCounter:
     def __init__(self, engine):
         self.engine = engine
         self.count = 0
+        self.statements: list[str] = []
 
-    def _record(self, *args, **kwargs):
+    def _record(self, conn, cursor, statement, *args, **kwargs):
         self.count += 1
+        self.statements.append(statement)
 
     def __enter__(self):
         from sqlalchemy import event

@@ -60,13 +60,15 @@ class Project:
 
     def run(self, commits: list[str], *, bench: list[str] | None = None, quick: bool = False,
             callgrind: bool = True, skip_existing: bool = False, rounds: int | None = None,
-            interleave: bool = False, on_line=None) -> subprocess.CompletedProcess:
+            interleave: bool = False, on_line=None, artefacts: Path | None = None) -> subprocess.CompletedProcess:
         """``asv run`` over ``commits``, the one place its arguments are assembled.
 
         Raw samples are always recorded (the gate compares them). Instruction
         counts are switched by ``callgrind`` in asv's environment only. With
         ``on_line``, asv also shows each failing benchmark's stderr, and every
-        line of its output is printed and handed to ``on_line``.
+        line of its output is printed and handed to ``on_line``. With
+        ``artefacts`` (a folder, for a run of one commit), the suite keeps
+        what the commit's operations did there (benchmarks/artefacts.py).
         """
         with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
             hashfile = Path(tmp) / "commits.txt"
@@ -82,9 +84,12 @@ class Project:
                 args += ["-a", f"rounds={rounds}"]
             for regex in bench or []:
                 args += ["--bench", regex]
+            env = callgrind_env(callgrind)
+            if artefacts is not None:
+                env[ARTEFACTS_VARIABLE] = str(artefacts)
             if on_line is None:
-                return self.asv(*args, env=callgrind_env(callgrind))
-            return self._tee([*args, "--show-stderr"], callgrind_env(callgrind), on_line)
+                return self.asv(*args, env=env)
+            return self._tee([*args, "--show-stderr"], env, on_line)
 
     def _tee(self, args: list[str], env: dict[str, str], on_line) -> subprocess.CompletedProcess:
         # A wide terminal, so that asv does not shorten benchmark names.
@@ -123,6 +128,11 @@ class Project:
         """Each id of today's suite (name and parameters, as the gate prints it) and its benchmark's name."""
         return {benchmark_id(b["name"], label): b["name"] for b in self.discover()
                 for label in param_labels(b["params"])}
+
+
+# benchmarks/artefacts.py reads it (the suite is not imported here: it imports target_app).
+ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
+ARTEFACTS_DIR = ".asv/artefacts"
 
 
 def callgrind_env(on: bool) -> dict[str, str]:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import CommitResult, Project, load_results, machine_name
+from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results, machine_name
 from scripts.errors import UserError
 from scripts.git import commit_hash, git
 
@@ -223,7 +223,8 @@ def run_history(
         print(line, file=out, flush=True)
         t0 = time.monotonic()
         errors = ErrorLines()
-        project.run([commit], bench=bench, quick=quick, callgrind=callgrind, skip_existing=True, on_line=errors)
+        project.run([commit], bench=bench, quick=quick, callgrind=callgrind, skip_existing=True, on_line=errors,
+                    artefacts=project.root / ARTEFACTS_DIR / machine / commit)
         report.seconds_per_commit.append(time.monotonic() - t0)
         report.measured.append(commit)
         result = load_results(project.results_dir, machine).get(commit)

@@ -188,15 +188,24 @@ def graph_url(site_url: str, r: Regression) -> str:
     return f"{site_url.rstrip('/')}/#{r.benchmark.split('(')[0]}"
 
 
+def commit_url(site_url: str, r: Regression) -> str:
+    """The site's page of the commit where ``r`` started: what its operations did, and what changed there."""
+    if not site_url or r.kind == "build":
+        return ""
+    from scripts.commits import commit_page
+
+    return f"{site_url.rstrip('/')}/{commit_page(r.commit)}"
+
+
 def entry_markdown(r: Regression, site_url: str = "") -> str:
     """One regression as a Markdown table row."""
     change = (f"{_fmt(r.before, r.unit)} → fails" if r.after is None and r.before is not None else
               "does not build" if r.kind == "build" else f"{_fmt(r.before, r.unit)} → {_fmt(r.after, r.unit)}")
     factor = f"×{r.ratio:.3g}" if r.ratio is not None else "–"
-    url = graph_url(site_url, r)
+    url, page = graph_url(site_url, r), commit_url(site_url, r)
     note = r.note.replace("|", "\\|")
-    return (f"| `{r.commit[:8]}` | `{r.benchmark}` | {change} | {factor} | {note} | "
-            f"{f'[graph]({url})' if url else ''} |")
+    links = " · ".join(f"[{label}]({u})" for label, u in (("graph", url), ("what changed", page)) if u)
+    return f"| `{r.commit[:8]}` | `{r.benchmark}` | {change} | {factor} | {note} | {links} |"
 
 
 def to_markdown(found: list[Regression], site_url: str = "") -> str:
@@ -209,7 +218,8 @@ def to_markdown(found: list[Regression], site_url: str = "") -> str:
 
 
 def to_json(found: list[Regression], site_url: str = "") -> list[dict]:
-    return [asdict(r) | {"ratio": r.ratio, "graph": graph_url(site_url, r)} for r in found]
+    return [asdict(r) | {"ratio": r.ratio, "graph": graph_url(site_url, r), "commit_page": commit_url(site_url, r)}
+            for r in found]
 
 
 def issue_title(r: Regression) -> str:

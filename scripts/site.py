@@ -71,12 +71,19 @@ def publish_site(project: Project) -> Path:
     if proc.returncode != 0:
         raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     make_self_contained(project.html_dir)
-    from scripts.regressions import current_regressions
+    from collections import Counter
+
+    from scripts.asvtool import machine_name
+    from scripts.commits import add_pages
+    from scripts.regressions import commit_order, current_regressions
     from scripts.rules import load_rules
     from scripts.trust import add_page
 
-    keep_listed_regressions(project.html_dir, current_regressions(project))
+    listed = current_regressions(project)
+    keep_listed_regressions(project.html_dir, listed)
     add_page(project.html_dir, project.root, load_rules(project.root))
+    add_pages(project.html_dir, project.root, machine_name(), commit_order(project.root, "main"),
+              Counter(r.commit for r in listed))
     return project.html_dir
 
 

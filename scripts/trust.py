@@ -10,11 +10,12 @@ import html
 import json
 from pathlib import Path
 
+from scripts.pages import code, link_from_asv_pages, nav_item, page, table
 from scripts.rules import Rules
 
 PAGE = "trust.html"
 CALIBRATION = Path(".asv") / "calibration"
-NAV_ITEM = f'<li id="nav-li-trust"><a href="{PAGE}">How far to trust it</a></li>'
+NAV_ITEM = nav_item(PAGE, "How far to trust it", "nav-li-trust")
 
 
 def _read(path: Path) -> dict | None:
@@ -22,17 +23,6 @@ def _read(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return (f'<table class="table table-condensed table-striped"><thead><tr>{cells}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
-
-
-def _code(text: str) -> str:
-    return f"<code>{html.escape(text)}</code>"
 
 
 def render(root: Path, rules: Rules) -> str:
@@ -52,14 +42,7 @@ def render(root: Path, rules: Rules) -> str:
     parts.append("<p>Counters (statements, connections, bytes) and instruction counts are exact or nearly so; "
                  "timings on a shared machine move by tens of percent on identical code, so their graphs show only "
                  "large changes. The rules that judge each benchmark are in <code>benchmarks/rules.toml</code>.</p>")
-    body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>How far to trust it</title>'
-            f'<link rel="stylesheet" href="vendor/css/bootstrap.min.css">'
-            f'<link rel="shortcut icon" href="swallow.ico"></head><body>'
-            f'<nav class="navbar navbar-default"><ul class="nav navbar-nav">'
-            f'<li><a href="index.html">Benchmark grid</a></li><li><a href="index.html#/regressions">Regressions</a>'
-            f'</li><li class="active"><a href="{PAGE}">How far to trust it</a></li></ul></nav>'
-            f'<div class="container-fluid">{body}</div></body></html>\n')
+    return page("How far to trust it", PAGE, "\n".join(parts))
 
 
 def _plants(report: dict) -> str:
@@ -74,13 +57,13 @@ def _plants(report: dict) -> str:
             verdict = "caught" if p.get("caught") else "<b>missed</b>"
         else:
             verdict = "<b>false alarm</b>" if p.get("false_alarm") else "quiet"
-        flagged = ", ".join(_code(f) for f in p.get("gate_flagged", [])[:3])
-        rows.append([html.escape(p["key"]), html.escape(p["title"]), _code(p["commit"]), verdict, flagged or "–"])
+        flagged = ", ".join(code(f) for f in p.get("gate_flagged", [])[:3])
+        rows.append([html.escape(p["key"]), html.escape(p["title"]), code(p["commit"]), verdict, flagged or "–"])
     return (f"<h2>Planted regressions</h2><p>The latest calibration ({report.get('wall_seconds', 0) / 60:.0f} min) "
             f"caught {caught} of {len(planted)} planted regressions, and {quiet} of {len(noops)} no-op commits "
             f"stayed quiet; {len(report.get('aa_false_positives', []))} false alarms in "
             f"{report.get('aa_pairs', 0)} same-code (A/A) pairs.</p>"
-            + _table(["Plant", "What", "Commit", "Gate", "Flagged by"], rows))
+            + table(["Plant", "What", "Commit", "Gate", "Flagged by"], rows))
 
 
 def _benchmarks(report: dict, rules: Rules) -> str:
@@ -96,11 +79,11 @@ def _benchmarks(report: dict, rules: Rules) -> str:
         floor = f"{noise[ident]:.1%}" if ident in noise else "–"
         moved = f"×{worst[ident]:.2f}" if ident in worst else "–"
         caught = "; ".join(html.escape(s) for s in shown.get(ident, [])) or "–"
-        rows.append([_code(ident), html.escape(rules.describe(ident, name)), floor, moved, caught])
+        rows.append([code(ident), html.escape(rules.describe(ident, name)), floor, moved, caught])
     return ("<h2>Per benchmark</h2><p>Noise floor: the median IQR/median of its samples over the A/A runs. "
             "Same-code move: the largest ratio of its fastest samples between two A/A runs. Shown to catch: "
             "the planted regressions it flagged.</p>"
-            + _table(["Benchmark", "Rule", "Noise floor", "Same-code move", "Shown to catch"], rows))
+            + table(["Benchmark", "Rule", "Noise floor", "Same-code move", "Shown to catch"], rows))
 
 
 def _sweep(sweep: dict) -> str:
@@ -112,18 +95,10 @@ def _sweep(sweep: dict) -> str:
     rows = [[html.escape(k), f"{c} of {n}"] for k, (c, n) in kinds.items()]
     return ("<h2>Mutation sweep</h2><p>Mutants planted automatically in every route's view "
             "(<code>calibrate --sweep</code>), judged by the counters and instruction counts.</p>"
-            + _table(["Mutant", "Caught"], rows))
+            + table(["Mutant", "Caught"], rows))
 
 
 def add_page(html_dir: Path, root: Path, rules: Rules) -> None:
     """Write the page into the site and link it from every page's navigation."""
     (html_dir / PAGE).write_text(render(root, rules))
-    for page in html_dir.glob("*.html"):
-        if page.name == PAGE:
-            continue
-        text = page.read_text()
-        if 'id="nav-li-trust"' in text or 'id="nav-li-regressions"' not in text:
-            continue
-        marker = text.index('id="nav-li-regressions"')
-        end = text.index("</li>", marker) + len("</li>")
-        page.write_text(text[:end] + "\n\t" + NAV_ITEM + text[end:])
+    link_from_asv_pages(html_dir, PAGE, "How far to trust it", "nav-li-trust")

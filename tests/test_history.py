@@ -207,7 +207,7 @@ def test_error_lines_are_read_from_asv_output():
 [100.00%] ··· bench_pages.LoginPage.time_login_page                     1.2ms
 """
     build = """[ 0.00%] ·· Building 71fbd7e1 <main> for virtualenv-py3.11
-[ 0.00%] ··· Error running /env/bin/python -c import importlib, os, sys, tomllib; b = importlib.import_module(m) /cache (exit status 1)
+[ 0.00%] ··· Error running /env/bin/python -c import importlib, sys; importlib.import_module(m) /cache (exit status 1)
              STDOUT -------->
              Traceback (most recent call last):
                File "<string>", line 1, in <module>

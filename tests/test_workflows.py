@@ -127,7 +127,8 @@ def test_the_issue_text_is_the_regressions_entry(tmp_path):
     body = (tmp_path / "001.md").read_text()
     assert ("| `cccccccc` | `bench_counters.SqlStatements.track_statements('/api/users')` | 4 → 23 | ×5.75 | "
             "counter rose beyond its tolerance (0.0% + 0) | "
-            "[graph](https://example.test/site/#bench_counters.SqlStatements.track_statements) |") in body
+            "[graph](https://example.test/site/#bench_counters.SqlStatements.track_statements) · "
+            f"[what changed](https://example.test/site/commits/{'c' * 40}.html) |") in body
     assert "python3 -m scripts compare bbbbbbbb cccccccc" in body
     failed = (tmp_path / "002.md").read_text()
     assert "2 ms → fails" in failed and "RuntimeError: GET /api/settings answered 500" in failed
