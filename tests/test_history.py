@@ -131,6 +131,11 @@ def test_history_records_a_failed_build_and_goes_on(tmp_path):
     assert (site / "index.html").exists()
     assert "https://code.jquery.com" not in (site / "index.html").read_text()
     assert (site / "vendor" / "js" / "jquery.min.js").exists()
+    # A page per measured commit that built, with what its routes sent.
+    page = (site / "commits" / f"{c['fixed']}.html").read_text()
+    assert "SQL statement(s)" in page and "GET /api/users" in page
+    assert f'href="commits/{c["fixed"]}.html"' in (site / "commits.html").read_text()
+    assert not (site / "commits" / f"{c['broken']}.html").exists()
     # A second run measures nothing again, and still reports the failure.
     proc = subprocess.run(history_cmd(r, "--last", "3"), cwd=ROOT, env=ENV, text=True, capture_output=True,
                           timeout=900)
