@@ -9,6 +9,8 @@ Commands:
   regressions  the history's current regressions (exit 1 when there are any)
   explain   why benchmarks changed between two revisions: SQL, calls, memory
   rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
+  merge     merge results folders (the shards of a history) into .asv/results
+  results   pull or push .asv/results from or to the results branch
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
 """
@@ -16,6 +18,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +54,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         hashfile=Path(args.hashfile) if args.hashfile else None,
         every_commit=args.every_commit,
     )
-    print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}", flush=True)
+    if args.shard:
+        commits = shard(commits, args.shard)
+    if args.machine:
+        os.environ["ASV_MACHINE"] = args.machine  # machine_name() creates it if needed
+    print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}"
+          + (f" (shard {args.shard})" if args.shard else ""), flush=True)
     report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
                          callgrind=not args.no_callgrind)
     print(report.summary())
@@ -59,6 +67,49 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     print(to_markdown(current_regressions(project)), end="")
     return 0 if report.ok else 1
+
+
+def shard(commits: list[str], spec: str) -> list[str]:
+    """The K-th of N interleaved slices of ``commits`` (``spec`` is "K/N"): every shard spans the whole range."""
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {spec}: expected K/N, e.g. 2/4") from None
+    if not 1 <= k <= n:
+        raise UserError(f"--shard {spec}: K must be between 1 and N")
+    picked = commits[k - 1::n]
+    if not picked:
+        raise UserError(f"--shard {spec}: no commit falls to this shard ({len(commits)} commit(s) for {n} shards)")
+    return picked
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project
+    from scripts.results import merge
+
+    project = Project(Path(args.repo).resolve())
+    dest = Path(args.into).resolve() if args.into else project.results_dir
+    report = merge([Path(d).resolve() for d in args.dirs], dest)
+    print(report.summary())
+    for name in report.added + report.joined:
+        print(f"  {name}")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from scripts.asvtool import Project, machine_name
+    from scripts.results import pull, push
+
+    project = Project(Path(args.repo).resolve())
+    if args.action == "pull":
+        report = pull(project.root, project.results_dir, remote=args.remote, branch=args.branch)
+        print(f"[results] no branch {args.branch} on {args.remote} yet: nothing to pull" if report is None
+              else report.summary().replace("[merge]", f"[results] pulled {args.branch}:"))
+        return 0
+    commit, report = push(project.root, project.results_dir, args.machine or machine_name(), remote=args.remote,
+                          branch=args.branch)
+    print(report.summary().replace("[merge]", f"[results] pushed {commit[:8]} to {args.remote}/{args.branch}:"))
+    return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -245,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     _bench(p)
     _quick(p)
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
+    p.add_argument("--shard", metavar="K/N", help="measure only the K-th of N interleaved slices of the commits "
+                                                  "(merge the shards' results with `merge`)")
+    p.add_argument("--machine", metavar="NAME", help="the asv machine name (every shard of a history uses the same)")
     _no_callgrind(p)
     p.add_argument("--callgrind", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11-28
     _repo(p)
@@ -319,6 +373,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regenerate asv.conf.json's regressions_thresholds from the rules")
     _repo(p)
     p.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("merge", help="merge results folders (a sharded history's) into .asv/results")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="an asv results folder (holding <machine>/machine.json)")
+    p.add_argument("--into", metavar="DIR", help="the folder to merge into (default: the history's .asv/results)")
+    _repo(p)
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("results", help="keep .asv/results in a branch of this repository: pull or push")
+    p.add_argument("action", choices=["pull", "push"])
+    p.add_argument("--branch", default="benchmark-results", help="the results branch (default benchmark-results)")
+    p.add_argument("--remote", default="origin", help="the remote that holds it (default origin)")
+    p.add_argument("--machine", metavar="NAME", help="push: the machine whose folder is pushed (default: this one's)")
+    _repo(p)
+    p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("publish", help="publish the site from the recorded results")
     _repo(p)

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from scripts.errors import UserError
 
 
-def git(root: Path, *args: str) -> str:
-    """``git args`` in ``root``; its stdout, or a one-line UserError."""
-    proc = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True)
+def git(root: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    """``git args`` in ``root`` (or ``cwd``), with ``env`` added to the environment; its stdout, or a one-line
+    UserError."""
+    proc = git_run(root, *args, env=env, cwd=cwd)
     if proc.returncode != 0:
         raise UserError(f"git {' '.join(args)}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
     return proc.stdout
+
+
+def git_run(root: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdout=None,
+            check: bool = False) -> subprocess.CompletedProcess:
+    """``git args`` whose failure the caller handles (``check``: a one-line UserError); ``stdout`` may be a file."""
+    full_env = {**os.environ, "GIT_DIR": str(git_dir(root)), **env} if env else None
+    proc = subprocess.run(["git", *args], cwd=cwd or root, env=full_env, text=stdout is None,
+                          stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE)
+    if check and proc.returncode != 0:
+        err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
+        raise UserError(f"git {' '.join(args)}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
+    return proc
+
+
+def git_dir(root: Path) -> Path:
+    """The repository's git directory (for commands run with a work tree elsewhere)."""
+    proc = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=root, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise UserError(f"{root}: not a git repository")
+    return Path(proc.stdout.strip())
 
 
 def commit_hash(root: Path, revision: str) -> str:
