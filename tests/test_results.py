@@ -64,7 +64,7 @@ def test_one_commit_measured_in_parts_is_joined(tmp_path):
     write_result(a, "1" * 40, {"s.A.track": 4})
     write_result(b, "1" * 40, {"s.B.track": 7})
     report = merge([a, b], dest)
-    assert report.joined == [f"ci/11111111-virtualenv-py3.11.json"]
+    assert report.joined == ["ci/11111111-virtualenv-py3.11.json"]
     data = json.loads((dest / "ci" / "11111111-virtualenv-py3.11.json").read_text())
     assert {k: v[0] for k, v in data["results"].items()} == {"s.A.track": [4], "s.B.track": [7]}
 
