@@ -42,6 +42,12 @@ def render(root: Path, rules: Rules) -> str:
     parts.append("<p>Counters (statements, connections, bytes) and instruction counts are exact or nearly so; "
                  "timings on a shared machine move by tens of percent on identical code, so their graphs show only "
                  "large changes. The rules that judge each benchmark are in <code>benchmarks/rules.toml</code>.</p>")
+    parts.append("<h2>Across machines</h2><p>A history measured in shards on several runners "
+                 "(<code>history --shard K/N</code>, merged with <code>merge</code>) keeps one machine name. Its "
+                 "counters and instruction counts are comparable from commit to commit, whichever runner measured "
+                 "them. Its timings are not: different runners differ by more than the steps these graphs look "
+                 "for, so read a sharded history's timing graphs as a single-runner signal. The pull-request gate "
+                 "never compares timings across machines: it measures base and head on one runner.</p>")
     return page("How far to trust it", PAGE, "\n".join(parts))
 
 

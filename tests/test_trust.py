@@ -17,6 +17,12 @@ def test_without_a_calibration_the_page_says_so(tmp_path):
     assert "No calibration exists for this history yet" in page
 
 
+def test_the_page_says_what_is_comparable_across_a_sharded_history(tmp_path):
+    page = render(tmp_path, RULES)
+    assert "counters and instruction counts are comparable" in page
+    assert "read a sharded history's timing graphs as a single-runner signal" in page
+
+
 def test_the_page_shows_plants_noise_factors_and_what_each_benchmark_caught(tmp_path):
     folder = tmp_path / ".asv" / "calibration"
     folder.mkdir(parents=True)

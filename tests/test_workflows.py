@@ -16,7 +16,8 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 UNTRUSTED = re.compile(
     r"\$\{\{\s*github\.event\.(pull_request\.(title|body|head\.ref|head\.label)|"
-    r"workflow_run\.(head_branch|display_title|head_commit)|comment\.body|issue\.(title|body))"
+    r"workflow_run\.(head_branch|display_title|head_commit)|comment\.body|issue\.(title|body)|inputs\.)"
+    r"|\$\{\{\s*inputs\."
 )
 
 
@@ -33,8 +34,9 @@ def load(path: Path) -> dict:
     return data
 
 
-def test_there_are_the_four_workflows():
-    assert {p.name for p in WORKFLOWS} == {"tests.yml", "pr-benchmarks.yml", "pr-comment.yml", "main.yml"}
+def test_there_are_the_five_workflows():
+    assert {p.name for p in WORKFLOWS} == {"tests.yml", "pr-benchmarks.yml", "pr-comment.yml", "main.yml",
+                                           "backfill.yml"}
 
 
 def test_actionlint_passes():
@@ -132,3 +134,24 @@ def test_the_issue_text_is_the_regressions_entry(tmp_path):
     assert "python3 -m scripts compare bbbbbbbb cccccccc" in body
     failed = (tmp_path / "002.md").read_text()
     assert "2 ms → fails" in failed and "RuntimeError: GET /api/settings answered 500" in failed
+
+
+def test_results_live_in_a_branch_written_by_one_job_per_workflow():
+    main = load(ROOT / ".github" / "workflows" / "main.yml")
+    assert "actions/cache" not in (ROOT / ".github" / "workflows" / "main.yml").read_text()
+    writers = {name for name, job in main["jobs"].items() if (job.get("permissions") or {}).get("contents") == "write"}
+    assert writers == {"store"}
+    assert "results push" in main["jobs"]["store"]["steps"][-1]["run"]
+    history = "\n".join(s.get("run", "") for s in main["jobs"]["history"]["steps"])
+    assert history.index("results pull") < history.index("scripts history")
+    backfill = load(ROOT / ".github" / "workflows" / "backfill.yml")
+    assert "workflow_dispatch" in backfill["on"]
+    assert set(backfill["on"]["workflow_dispatch"]["inputs"]) == {"range", "shards"}
+    writers = {n for n, job in backfill["jobs"].items() if (job.get("permissions") or {}).get("contents") == "write"}
+    assert writers == {"fan-in"}
+    shard = backfill["jobs"]["shard"]
+    assert shard["permissions"] == {"contents": "read"}
+    run = next(s["run"] for s in shard["steps"] if "history" in s.get("run", ""))
+    assert '--shard "$SHARD"' in run and "--machine" in run and "--no-publish" in run
+    fan_in = "\n".join(s.get("run", "") for s in backfill["jobs"]["fan-in"]["steps"])
+    assert "scripts merge" in fan_in and "results push" in fan_in and "scripts publish" in fan_in
