@@ -11,6 +11,7 @@ Commands:
   rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
   merge     merge results folders (the shards of a history) into .asv/results
   results   pull or push .asv/results from or to the results branch
+  postgres  start, stop or look at the suite's own PostgreSQL cluster
   publish   publish the site from the results already recorded
   serve     look at the published site on 127.0.0.1
 """
@@ -109,6 +110,24 @@ def cmd_results(args: argparse.Namespace) -> int:
     commit, report = push(project.root, project.results_dir, args.machine or machine_name(), remote=args.remote,
                           branch=args.branch)
     print(report.summary().replace("[merge]", f"[results] pushed {commit[:8]} to {args.remote}/{args.branch}:"))
+    return 0
+
+
+def cmd_postgres(args: argparse.Namespace) -> int:
+    from scripts.postgres import URL_VARIABLE, Cluster
+
+    cluster = Cluster(Path(args.repo).resolve())
+    if args.action == "start":
+        url = cluster.start()
+        print(f"[postgres] running in {cluster.folder}: {url}")
+        print(url)
+    elif args.action == "stop":
+        print("[postgres] stopped" if cluster.stop() else "[postgres] was not running")
+    else:
+        if not cluster.running():
+            print(f"[postgres] not running (python3 -m scripts postgres start, or set {URL_VARIABLE})")
+            return 1
+        print(f"[postgres] running in {cluster.folder}: {cluster.url}")
     return 0
 
 
@@ -387,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", metavar="NAME", help="push: the machine whose folder is pushed (default: this one's)")
     _repo(p)
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("postgres", help="the suite's own PostgreSQL cluster in .asv/postgres: start, stop, status")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    _repo(p)
+    p.set_defaults(func=cmd_postgres)
 
     p = sub.add_parser("publish", help="publish the site from the recorded results")
     _repo(p)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from target_app import create_app, db
 from target_app.config import TestConfig
@@ -17,9 +19,36 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+# The app's tests run on SQLite (in memory) by default, and on PostgreSQL
+# when this names a server (`python3 -m scripts postgres start` prints one):
+# every table is dropped before each test, so give it a throwaway database.
+POSTGRES_VARIABLE = "TARGET_APP_TEST_POSTGRES_URL"
+
+
+def empty_postgres() -> str | None:
+    """The PostgreSQL URL the tests use, with its schema emptied; None on SQLite."""
+    url = os.environ.get(POSTGRES_VARIABLE)
+    if not url:
+        return None
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """A database for a test that makes its own app: an SQLite file, or the emptied PostgreSQL database."""
+    return empty_postgres() or f"sqlite:///{tmp_path / 'test.sqlite'}"
+
+
 @pytest.fixture
 def app():
-    app = create_app(TestConfig)
+    postgres = empty_postgres()
+    config = type("PostgresTestConfig", (TestConfig,), {"DATABASE_URL": postgres}) if postgres else TestConfig
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         with app.extensions["db_sessionmaker"]() as session:

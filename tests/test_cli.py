@@ -4,8 +4,8 @@ from sqlalchemy.exc import IntegrityError
 from target_app import create_app, db
 
 
-def test_init_db_and_seed_from_cli(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+def test_init_db_and_seed_from_cli(database_url, monkeypatch):
+    url = database_url
     monkeypatch.setenv("DATABASE_URL", url)
     app = create_app()
     runner = app.test_cli_runner()
@@ -23,8 +23,8 @@ def test_init_db_and_seed_from_cli(tmp_path, monkeypatch):
     assert names[0] == "user00001" and names[-1] == "user00012"
 
 
-def test_seed_twice_continues_numbering(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+def test_seed_twice_continues_numbering(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
     runner = create_app().test_cli_runner()
     assert runner.invoke(args=["seed", "--users", "3"]).exit_code == 0
     assert runner.invoke(args=["seed", "--users", "2"]).exit_code == 0
@@ -32,8 +32,8 @@ def test_seed_twice_continues_numbering(tmp_path, monkeypatch):
     assert result.exit_code == 0
 
 
-def test_seed_rejects_negative_counts(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+def test_seed_rejects_negative_counts(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
     result = create_app().test_cli_runner().invoke(args=["seed", "--users", "-1"])
     assert result.exit_code == 2
     assert "-1" in result.output

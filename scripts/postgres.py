@@ -1,0 +1,128 @@
+"""``postgres start|stop|status``: a throwaway PostgreSQL cluster for the suite and the app's tests.
+
+The cluster lives in ``.asv/postgres/`` (its data, its log, its socket and
+the port it listens on), is made by Debian's ``postgresql`` binaries
+(``initdb``, ``pg_ctl``), listens on 127.0.0.1 only, and trusts local
+connections: it holds nothing but benchmark data. Started as root, it runs
+as the ``postgres`` user, as PostgreSQL requires. An existing server can be
+used instead: ``TARGET_APP_POSTGRES_URL`` holding its URL is used as is, and
+this cluster is then never started.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from scripts.errors import UserError
+
+URL_VARIABLE = "TARGET_APP_POSTGRES_URL"
+FOLDER = Path(".asv") / "postgres"
+USER = "bench"
+DATABASE = "target_app"
+INSTALL_HINT = "PostgreSQL is not installed: apt-get install postgresql (Debian's package), or set " + URL_VARIABLE
+
+
+def binary(name: str) -> str:
+    """A PostgreSQL program: on PATH, or in Debian's versioned folder."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise UserError(INSTALL_HINT)
+    return found
+
+
+class Cluster:
+    """The suite's own cluster under ``root/.asv/postgres``."""
+
+    def __init__(self, root: Path):
+        self.folder = (root / FOLDER).resolve()
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        self.port_file = self.folder / "port"
+
+    @property
+    def port(self) -> int | None:
+        try:
+            return int(self.port_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def _owner(self) -> str | None:
+        """The user the server runs as: ``postgres`` when we are root (PostgreSQL refuses root)."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise UserError("started as root, PostgreSQL needs a non-root user: create one named postgres "
+                            "(Debian's postgresql package does)") from None
+        return "postgres"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        owner = self._owner()
+        cmd = ["runuser", "-u", owner, "--", *args] if owner else list(args)
+        proc = subprocess.run(cmd, text=True, capture_output=True, cwd="/")
+        if check and proc.returncode != 0:
+            tail = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]
+            raise UserError(f"{Path(args[0]).name}: {tail}")
+        return proc
+
+    def running(self) -> bool:
+        if not self.data.is_dir():
+            return False
+        return self._run(binary("pg_ctl"), "status", "-D", str(self.data), check=False).returncode == 0
+
+    def start(self) -> str:
+        """Make the cluster if needed, start it, make the database; returns its URL."""
+        if self.running():
+            return self.url
+        owner = self._owner()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if owner:
+            shutil.chown(self.folder, owner, owner)
+            if self._run("test", "-x", str(self.folder), check=False).returncode != 0:
+                raise UserError(f"the {owner} user cannot reach {self.folder}: let it through the folders above "
+                                f"(chmod o+x), or set {URL_VARIABLE} to a server of your own")
+        if not (self.data / "PG_VERSION").exists():
+            self._run(binary("initdb"), "-D", str(self.data), "-U", USER, "-A", "trust", "-E", "UTF8",
+                      "--no-locale", "--no-instructions")
+        port = _free_port()
+        self.port_file.write_text(f"{port}\n")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self.folder}"
+        self._run(binary("pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log),
+                  "-o", options)
+        exists = self._run(binary("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
+                           "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'").stdout.strip()
+        if exists != "1":
+            self._run(binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, DATABASE)
+        return self.url
+
+    def stop(self) -> bool:
+        """Stop the cluster; False when it was not running."""
+        if not self.running():
+            return False
+        self._run(binary("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data))
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def configured_url(root: Path) -> str | None:
+    """The PostgreSQL URL to use: ``TARGET_APP_POSTGRES_URL``, or this repository's running cluster, or None."""
+    if os.environ.get(URL_VARIABLE):
+        return os.environ[URL_VARIABLE]
+    cluster = Cluster(root)
+    return cluster.url if cluster.port and cluster.data.is_dir() and cluster.running() else None

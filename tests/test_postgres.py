@@ -1,0 +1,68 @@
+"""The suite's own PostgreSQL cluster (scripts/postgres.py): a real server on 127.0.0.1, started and stopped."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from scripts.errors import UserError
+from scripts.postgres import INSTALL_HINT, Cluster, binary
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
+HAVE_POSTGRES = bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+def test_a_missing_postgresql_is_one_line_that_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
+    with pytest.raises(UserError) as err:
+        binary("initdb")
+    assert str(err.value) == INSTALL_HINT and "apt-get install postgresql" in INSTALL_HINT
+
+
+@pytest.mark.skipif(not HAVE_POSTGRES, reason="postgresql is not installed (apt-get install postgresql)")
+def test_start_status_stop_on_loopback():
+    # Run as root, the server runs as the postgres user, who must reach the
+    # folder: pytest's own tmp_path is private to root.
+    tmp_path = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    tmp_path.chmod(0o755)
+    (tmp_path / "asv.conf.json").write_text((ROOT / "asv.conf.json").read_text())
+
+    def cmd(action: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scripts", "postgres", action, "--repo", str(tmp_path)],
+                              cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=120)
+
+    try:
+        started = cmd("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        url = started.stdout.strip().splitlines()[-1]
+        assert url.startswith("postgresql+psycopg://bench@127.0.0.1:") and url.endswith("/target_app")
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT inet_server_addr()::text")) == "127.0.0.1/32"
+        engine.dispose()
+        assert cmd("status").returncode == 0
+        assert cmd("start").stdout.strip().splitlines()[-1] == url  # already running: the same server
+    finally:
+        stopped = cmd("stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert cmd("status").returncode == 1
+    assert Cluster(tmp_path).data.is_dir()  # the data stays for the next start
+    shutil.rmtree(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not HAVE_POSTGRES, reason="only root hands the server to postgres")
+def test_a_folder_the_postgres_user_cannot_reach_is_one_clear_line(tmp_path):
+    # pytest's tmp_path sits in a folder private to root.
+    with pytest.raises(UserError, match="the postgres user cannot reach .*chmod o\\+x"):
+        Cluster(tmp_path).start()
