@@ -5,6 +5,7 @@ stops the server, and its ``track_`` methods report from that one run.
 """
 
 from .common import CHEAP_HASH, LOGIN_USERNAME, bench_db, csrf_token, remove_db, require
+from .databases import url_of
 from .server import LiveServer, rss_bytes, run_clients
 
 
@@ -28,7 +29,7 @@ def _login(client, username, password) -> bool:
 def _serve(fn, password_method=None):
     db_path = bench_db(password_method=password_method)
     try:
-        with LiveServer(f"sqlite:///{db_path}") as server:
+        with LiveServer(url_of(db_path)) as server:
             return fn(server)
     finally:
         remove_db(db_path)

@@ -1,14 +1,22 @@
-"""The database files the benchmarks run on: built once per commit, copied per process, removed after.
+"""The databases the benchmarks run on: built once per commit, copied per process, removed after.
 
 The suite's own data (benchmarks/dataset.py) is built through the schema of
 the commit under test into a cached original; each benchmark process gets
 a private copy, named after its process and removed once that process has
 exited (asv ends benchmark processes without running cleanup code).
+
+On SQLite (the default) the original and the copies are files. When
+``TARGET_APP_BENCH_POSTGRES_URL`` names a PostgreSQL server (``history --db
+postgresql`` sets it), they are databases on that server: the original a
+template database per commit, each copy ``CREATE DATABASE ... TEMPLATE``.
+A database is then a URL where it is a path on SQLite; :func:`url_of`
+gives the SQLAlchemy URL of either.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -19,6 +27,7 @@ from pathlib import Path
 from .target import app_config, require, target_fingerprint
 
 _lock = threading.Lock()
+_serial = itertools.count()
 
 
 def cache_dir() -> Path:
@@ -47,7 +56,7 @@ def _private_copy(prefix: str, key: str, build) -> Path:
     return Path(copy)
 
 
-def _build_dataset(path: Path, password_method: str | None) -> None:
+def _build_dataset(url: str, password_method: str | None) -> None:
     from werkzeug.security import generate_password_hash
 
     from . import dataset
@@ -55,7 +64,7 @@ def _build_dataset(path: Path, password_method: str | None) -> None:
     ta = require("")
     db = require("db", "create_all", "get_engine")
     models = require("models", "User")
-    app = ta.create_app(app_config(f"sqlite:///{path}"))
+    app = ta.create_app(app_config(url))
     method = password_method or app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     with app.app_context():
         db.create_all()
@@ -64,7 +73,21 @@ def _build_dataset(path: Path, password_method: str | None) -> None:
     db.get_engine(app).dispose()
 
 
-def bench_db(password_method: str | None = None) -> Path:
+POSTGRES_VARIABLE = "TARGET_APP_BENCH_POSTGRES_URL"
+
+
+def postgres_server() -> str | None:
+    """The PostgreSQL server the suite runs on (a URL of one database on it), or None: SQLite."""
+    return os.environ.get(POSTGRES_VARIABLE) or None
+
+
+def url_of(db) -> str:
+    """The SQLAlchemy URL of a database :func:`bench_db` made: a PostgreSQL URL, or an SQLite file's path."""
+    text = str(db)
+    return text if text.startswith("postgresql") else f"sqlite:///{text}"
+
+
+def bench_db(password_method: str | None = None) -> Path | str:
     """A private copy of the suite's own database (benchmarks/dataset.py).
 
     The built original is cached per commit (its schema may differ); each
@@ -75,7 +98,9 @@ def bench_db(password_method: str | None = None) -> Path:
     from . import dataset
 
     key = f"{dataset.SEED}-{target_fingerprint()}-{_method_key(password_method)}"
-    return _private_copy("dataset", key, lambda tmp: _build_dataset(tmp, password_method))
+    if postgres_server():
+        return _postgres_copy(key, password_method)
+    return _private_copy("dataset", key, lambda tmp: _build_dataset(url_of(tmp), password_method))
 
 
 def _sweep_dead_copies(directory: Path) -> None:
@@ -109,9 +134,85 @@ def _sweep(directory: Path, pattern: str, max_age: float) -> None:
             pass
 
 
-def remove_db(path: Path) -> None:
+def remove_db(path: Path | str) -> None:
+    if str(path).startswith("postgresql"):
+        _drop_postgres(str(path))
+        return
     for suffix in ("", "-wal", "-shm"):
         try:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:
             pass
+
+
+def _admin():
+    """An engine on the server's own database, in autocommit (CREATE and DROP DATABASE need it)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_server()).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
+
+
+def _null_pool():
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+def _postgres_copy(key: str, password_method: str | None) -> str:
+    """A private database copied from the commit's template database, which is built once (server-wide lock)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    template = f"bench_seed_{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    server = make_url(postgres_server())
+    engine = _admin()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(727401)"))
+            try:
+                exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template})
+                if not exists:
+                    building = f"{template}_building_{os.getpid()}"
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{building}"'))
+                    conn.execute(text(f'CREATE DATABASE "{building}"'))
+                    _build_dataset(server.set(database=building).render_as_string(hide_password=False),
+                                   password_method)
+                    conn.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{template}"'))
+                _sweep_dead_databases(conn)
+                name = f"bench_{os.getpid()}_{next(_serial)}"
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(727401)"))
+    finally:
+        engine.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def _sweep_dead_databases(conn) -> None:
+    """Drop the copies whose benchmark process has exited (see :func:`_sweep_dead_copies`)."""
+    from sqlalchemy import text
+
+    for name in conn.scalars(text("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%\\_%'")).all():
+        parts = name.split("_")
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except PermissionError:
+            pass
+
+
+def _drop_postgres(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    engine = _admin()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        engine.dispose()

@@ -64,6 +64,9 @@ def app_config(url: str) -> dict:
     return {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": False}
 
 
-def make_app(db_path: Path, **overrides):
-    """A production-configured app on ``db_path``, with config ``overrides``."""
-    return require("").create_app({**app_config(f"sqlite:///{db_path}"), **overrides})
+def make_app(db_path, **overrides):
+    """A production-configured app on a database of ``bench_db`` (an SQLite path or a PostgreSQL URL),
+    with config ``overrides``."""
+    from .databases import url_of
+
+    return require("").create_app({**app_config(url_of(db_path)), **overrides})

@@ -7,7 +7,8 @@ import sys
 
 from scripts.bootstrap import ensure_venv
 
-COMMANDS = ("setup", "test", "history", "compare", "calibrate", "regressions", "explain", "rules", "publish", "serve")
+COMMANDS = ("setup", "test", "history", "compare", "calibrate", "regressions", "explain", "rules", "merge", "results",
+            "postgres", "publish", "serve")
 
 
 def _entry() -> int:

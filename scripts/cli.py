@@ -42,11 +42,25 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_history(args: argparse.Namespace) -> int:
+def _project(args: argparse.Namespace):
+    """The asv project of ``--repo``; with ``--db postgresql``, its PostgreSQL runs (another environment,
+    another machine name: the SQLite history stays as it was)."""
     from scripts.asvtool import Project
+
+    root = Path(args.repo).resolve()
+    if getattr(args, "db", "sqlite") == "postgresql":
+        from scripts.postgres import use_postgres
+
+        return Project(root, config=use_postgres(root, getattr(args, "machine", None)))
+    if getattr(args, "machine", None):
+        os.environ["ASV_MACHINE"] = args.machine  # machine_name() creates it if needed
+    return Project(root)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
     from scripts.history import run_history, select_commits
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     commits = select_commits(
         project.root,
         last=None if args.all else args.last,
@@ -57,8 +71,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     )
     if args.shard:
         commits = shard(commits, args.shard)
-    if args.machine:
-        os.environ["ASV_MACHINE"] = args.machine  # machine_name() creates it if needed
     print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}"
           + (f" (shard {args.shard})" if args.shard else ""), flush=True)
     report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
@@ -132,11 +144,10 @@ def cmd_postgres(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.gate.pull_request import gate_pull_request, print_reason
     from scripts.gate.report import write_outputs
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     verdict = gate_pull_request(
         project,
         args.base,
@@ -204,10 +215,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_regressions(args: argparse.Namespace) -> int:
     import json
 
-    from scripts.asvtool import Project
     from scripts.regressions import current_regressions, to_json, to_markdown
 
-    found = current_regressions(Project(Path(args.repo).resolve()), since=args.since, factor=args.factor)
+    found = current_regressions(_project(args), since=args.since, factor=args.factor)
     if args.issues:
         from scripts.regressions import write_issues
 
@@ -288,6 +298,12 @@ def _no_callgrind(p: argparse.ArgumentParser,
     p.add_argument("--no-callgrind", action="store_true", help=what)
 
 
+def _db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                   help="the database the suite runs on (default sqlite; postgresql: the server of "
+                        "`postgres start` or TARGET_APP_POSTGRES_URL, kept as machine NAME-postgresql)")
+
+
 def _repo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
 
@@ -318,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="K/N", help="measure only the K-th of N interleaved slices of the commits "
                                                   "(merge the shards' results with `merge`)")
     p.add_argument("--machine", metavar="NAME", help="the asv machine name (every shard of a history uses the same)")
+    _db(p)
     _no_callgrind(p)
     p.add_argument("--callgrind", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11-28
     _repo(p)
@@ -346,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")
+    _db(p)
     _repo(p)
     p.set_defaults(func=cmd_compare)
 
@@ -372,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site-url", default="", help="history site URL for graph links")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")
     p.add_argument("--issues", metavar="DIR", help="also write one issue title and text per regression into DIR")
+    _db(p)
     _repo(p)
     p.set_defaults(func=cmd_regressions)
 

@@ -12,6 +12,7 @@ this cluster is then never started.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -126,3 +127,50 @@ def configured_url(root: Path) -> str | None:
         return os.environ[URL_VARIABLE]
     cluster = Cluster(root)
     return cluster.url if cluster.port and cluster.data.is_dir() and cluster.running() else None
+
+
+# What the benchmark environment needs on top of asv.conf.json's pins to talk to PostgreSQL.
+DRIVER_PINS = {"psycopg": "==3.3.6", "psycopg-binary": "==3.3.6"}
+CONFIG = Path(".asv") / "asv.postgresql.conf.json"
+MACHINE_SUFFIX = "-postgresql"
+
+
+def asv_config(root: Path) -> str:
+    """Write the PostgreSQL run's asv config (asv.conf.json plus the driver) and return its path under ``root``.
+
+    A separate asv environment keeps the SQLite history's environment, and
+    so its results, exactly as they were; the driver is pinned like every
+    other dependency.
+    """
+    from asv.util import load_json
+
+    conf = load_json(str(root / "asv.conf.json"), js_comments=True)
+    conf["matrix"]["req"].update(DRIVER_PINS)
+    # asv reads a config's relative paths from the config's own folder.
+    for key in ("repo", "env_dir", "results_dir", "html_dir", "benchmark_dir"):
+        conf[key] = str((root / conf.get(key, ".")).resolve())
+    path = root / CONFIG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(conf, indent=4) + "\n")
+    return str(CONFIG)
+
+
+def machine_for(machine: str) -> str:
+    """The machine name a PostgreSQL history is kept under, beside ``machine``'s SQLite one."""
+    return machine if machine.endswith(MACHINE_SUFFIX) else machine + MACHINE_SUFFIX
+
+
+def use_postgres(root: Path, machine: str | None) -> str:
+    """Point this process's asv runs at PostgreSQL: the server, the machine name; returns the asv config to use."""
+    url = configured_url(root)
+    if url is None:
+        raise UserError(f"no PostgreSQL to benchmark on: python3 -m scripts postgres start, or set {URL_VARIABLE}")
+    from scripts.asvtool import machine_name
+
+    os.environ[BENCH_VARIABLE] = url
+    os.environ["ASV_MACHINE"] = machine_for(machine or machine_name())
+    return asv_config(root)
+
+
+# benchmarks/databases.py reads it (the suite is not imported here: it imports target_app).
+BENCH_VARIABLE = "TARGET_APP_BENCH_POSTGRES_URL"

@@ -66,3 +66,53 @@ def test_a_folder_the_postgres_user_cannot_reach_is_one_clear_line(tmp_path):
     # pytest's tmp_path sits in a folder private to root.
     with pytest.raises(UserError, match="the postgres user cannot reach .*chmod o\\+x"):
         Cluster(tmp_path).start()
+
+
+def test_the_postgresql_runs_keep_the_sqlite_history_as_it_was(tmp_path):
+    import json
+
+    from scripts.postgres import DRIVER_PINS, asv_config, machine_for
+
+    (tmp_path / "asv.conf.json").write_text((ROOT / "asv.conf.json").read_text())
+    before = (tmp_path / "asv.conf.json").read_text()
+    conf = json.loads((tmp_path / asv_config(tmp_path)).read_text())
+    assert (tmp_path / "asv.conf.json").read_text() == before
+    # Its own environment (the driver on top of the same pins), its own machine name.
+    assert conf["matrix"]["req"] == {**_sqlite_req(), **DRIVER_PINS}
+    assert conf["results_dir"] == str(tmp_path / ".asv" / "results") and conf["repo"] == str(tmp_path)
+    assert machine_for("vm") == "vm-postgresql" == machine_for("vm-postgresql")
+
+
+def _sqlite_req() -> dict:
+    from asv.util import load_json
+
+    return load_json(str(ROOT / "asv.conf.json"), js_comments=True)["matrix"]["req"]
+
+
+def test_a_database_is_a_url_on_postgresql_and_a_file_on_sqlite():
+    from benchmarks.databases import url_of
+
+    assert url_of("/tmp/x/bench-1.sqlite") == "sqlite:////tmp/x/bench-1.sqlite"
+    assert url_of("postgresql+psycopg://bench@127.0.0.1:5432/bench_1_0") == \
+        "postgresql+psycopg://bench@127.0.0.1:5432/bench_1_0"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TARGET_APP_POSTGRES_URL"), reason="no PostgreSQL: set TARGET_APP_POSTGRES_URL "
+                    "(python3 -m scripts postgres start prints one); .ci/run does")
+def test_the_suite_runs_on_postgresql(tmp_path):
+    """A smoke of the suite on PostgreSQL: one commit, the counters, kept apart from the SQLite history."""
+    from asvrepo import ThrowawayRepo
+
+    from scripts.asvtool import load_results
+
+    repo = ThrowawayRepo(tmp_path / "repo")
+    cmd = [sys.executable, "-m", "scripts", "history", "--repo", str(repo.path), "--db", "postgresql", "--machine",
+           "ci", "--quick", "--no-callgrind", "--bench", "SqlStatements|PoolConnections|ConcurrentHomepage"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=1800)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    results = load_results(repo.path / ".asv" / "results", "ci-postgresql")[repo.first]
+    assert results.values["bench_counters.SqlStatements.track_statements"][0] == 6  # GET /, as on SQLite
+    assert results.values["bench_counters.PoolConnections.track_connections"] == [1]
+    assert results.values["bench_server.ConcurrentHomepage.track_success_rate"] == [100]
+    assert not (repo.path / ".asv" / "results" / "ci").exists()  # nothing written to the SQLite machine
