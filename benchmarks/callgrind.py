@@ -244,6 +244,33 @@ def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list
             for kind, counts in (("self", own), ("inclusive", inclusive))}
 
 
+# The child's paths that it names as strings (module files, sys.path, its
+# database): each is reached through a link in the count's own temporary
+# folder, whose name has a fixed length. A path's length changes what the
+# interpreter allocates and hashes: the same code in a clone at a longer
+# path counted 3-5% more instructions for the smallest operations (the
+# pool checkout, ~90k), more than their tolerance (README, "A history on
+# several machines").
+STABLE_VARIABLES = ("CG_BENCH", "CG_DB")
+
+
+def stable_paths(tmp: Path, python: str, env: dict[str, str]) -> str:
+    """Link the environment, the suite and the database into ``tmp``; returns the python to run there.
+
+    ``env`` is changed in place to name the links."""
+    root = Path(python).parent.parent
+    if (root / "pyvenv.cfg").exists():  # a virtualenv finds its prefix from the path it is run by
+        (tmp / "env").symlink_to(root.resolve(), target_is_directory=True)
+        python = str(tmp / "env" / "bin" / Path(python).name)
+    for name in STABLE_VARIABLES:
+        value = env.get(name, "")
+        if value and Path(value).exists():
+            link = tmp / name.lower()
+            link.symlink_to(Path(value).resolve(), target_is_directory=Path(value).is_dir())
+            env[name] = str(link)
+    return python
+
+
 def count_instructions(
     operations: dict[str, Spec | str],
     setup: str = "",
@@ -295,18 +322,19 @@ class Count:
         self.toggle = toggle
         self.tmp = tempfile.TemporaryDirectory(prefix="callgrind-")
         tmp = Path(self.tmp.name)
+        env = {**os.environ, **(self.env or {}), "PYTHONHASHSEED": HASH_SEED}
+        python = stable_paths(tmp, self.python, env)
         cmd = [
             self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out'}", "--dump-before=getppid",
             "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no",
             f"--instr-atstart={'no' if toggle else 'yes'}",
-            self.python, "-c", self.script,
+            python, "-c", self.script,
         ]
-        env = {**os.environ, **(self.env or {}), "PYTHONHASHSEED": HASH_SEED}
         env.update(CG_VGDB=self.vgdb, CG_INSTR_ATSTART="no" if toggle else "yes",
                    CG_MANIFEST=str(tmp / "ran.json"))
         self.log = open(tmp / "stderr.txt", "w+")  # noqa: SIM115 - closed in finish()
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=tmp)
         return self
 
     def finish(self, functions: int = 0) -> dict[str, float | str]:
