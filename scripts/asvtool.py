@@ -141,18 +141,24 @@ def callgrind_env(on: bool) -> dict[str, str]:
 
 
 def machine_name() -> str:
-    """The asv machine name, creating ~/.asv-machine.json without questions."""
+    """The asv machine name: ``ASV_MACHINE``, or this host's name as asv gives it; made in
+    ~/.asv-machine.json without questions when it is not there.
+
+    Never "the first machine in the file": other machines (a shard's, a
+    PostgreSQL run's) sit there too, and the history must not move to one.
+    """
+    import platform
+
     path = Path.home() / ".asv-machine.json"
-    wanted = os.environ.get("ASV_MACHINE")
-    data = json.loads(path.read_text()) if path.exists() else {}
-    if not path.exists() or (wanted and wanted not in data):
-        cmd = [sys.executable, "-m", "asv", "machine", "--yes"] + (["--machine", wanted] if wanted else [])
+    wanted = os.environ.get("ASV_MACHINE") or platform.node()
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        data = {}  # asv rewrites it on every run: a concurrent run may catch it half-written
+    if wanted not in data:
+        cmd = [sys.executable, "-m", "asv", "machine", "--yes", "--machine", wanted]
         subprocess.run(cmd, check=True, capture_output=True)
-        data = json.loads(path.read_text())
-    names = [k for k in data if k != "version"]
-    if not names:
-        raise AsvError(f"{path} names no machine")
-    return wanted or names[0]
+    return wanted
 
 
 @dataclass

@@ -109,7 +109,10 @@ def test_the_suite_runs_on_postgresql(tmp_path):
     repo = ThrowawayRepo(tmp_path / "repo")
     cmd = [sys.executable, "-m", "scripts", "history", "--repo", str(repo.path), "--db", "postgresql", "--machine",
            "ci", "--quick", "--no-callgrind", "--bench", "SqlStatements|PoolConnections|ConcurrentHomepage"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=1800)
+    home = tmp_path / "home"  # its machines stay out of the user's ~/.asv-machine.json
+    home.mkdir()
+    proc = subprocess.run(cmd, cwd=ROOT, env={**ENV, "HOME": str(home)}, text=True, capture_output=True,
+                          timeout=1800)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     results = load_results(repo.path / ".asv" / "results", "ci-postgresql")[repo.first]
     assert results.values["bench_counters.SqlStatements.track_statements"][0] == 6  # GET /, as on SQLite

@@ -189,3 +189,19 @@ def test_a_rejected_push_is_merged_and_tried_again(tmp_path):
     assert "push rejected" in err and "trying again (2 of 5)" in err
     assert _sh(a, "git", "ls-tree", "-r", "--name-only", "origin/benchmark-results").split() == [
         "benchmarks.json", "ci/11111111-virtualenv-py3.11.json", "ci/machine.json"]
+
+
+def test_the_default_machine_is_this_hosts_not_the_first_in_the_file(tmp_path, monkeypatch):
+    import platform
+
+    from scripts.asvtool import machine_name
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ASV_MACHINE", raising=False)
+    # Other machines sort first: a shard's, a PostgreSQL run's.
+    (tmp_path / ".asv-machine.json").write_text(json.dumps({"aaa-postgresql": {"machine": "aaa-postgresql"},
+                                                            "version": 1}))
+    assert machine_name() == platform.node()
+    assert platform.node() in json.loads((tmp_path / ".asv-machine.json").read_text())
+    monkeypatch.setenv("ASV_MACHINE", "aaa-postgresql")
+    assert machine_name() == "aaa-postgresql"
