@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
@@ -36,9 +37,17 @@ def keep(kind: str, key: str, value) -> None:
         _kept.setdefault(kind, {})[key] = value
 
 
-def keep_statements(operation: str, statements: list[str]) -> None:
-    from .explain import normalise
+WHITESPACE = re.compile(r"\s+")
+EXPANDED_IN = re.compile(r"\bIN \(\s*\?(?:\s*,\s*\?)+\s*\)", re.I)
 
+
+def normalise(statement: str) -> str:
+    """One statement as it is compared between commits (here and by ``explain``)."""
+    text = WHITESPACE.sub(" ", statement).strip()
+    return EXPANDED_IN.sub("IN (?...)", text)
+
+
+def keep_statements(operation: str, statements: list[str]) -> None:
     keep("sql", operation, [normalise(s) for s in statements])
 
 

@@ -5,8 +5,8 @@ stops the server, and its ``track_`` methods report from that one run.
 """
 
 from .common import CHEAP_HASH, LOGIN_USERNAME, bench_db, csrf_token, remove_db, require
-from .databases import url_of
 from .server import LiveServer, rss_bytes, run_clients
+from .target import url_of
 
 
 def _seed_password():

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from .target import app_config, require, target_fingerprint
+from .target import app_config, require, target_fingerprint, url_of
 
 _lock = threading.Lock()
 _serial = itertools.count()
@@ -79,12 +79,6 @@ POSTGRES_VARIABLE = "TARGET_APP_BENCH_POSTGRES_URL"
 def postgres_server() -> str | None:
     """The PostgreSQL server the suite runs on (a URL of one database on it), or None: SQLite."""
     return os.environ.get(POSTGRES_VARIABLE) or None
-
-
-def url_of(db) -> str:
-    """The SQLAlchemy URL of a database :func:`bench_db` made: a PostgreSQL URL, or an SQLite file's path."""
-    text = str(db)
-    return text if text.startswith("postgresql") else f"sqlite:///{text}"
 
 
 def bench_db(password_method: str | None = None) -> Path | str:

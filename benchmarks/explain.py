@@ -29,17 +29,10 @@ import re
 import sqlite3
 import tracemalloc
 
+from .artefacts import normalise
 from .operations import OPERATIONS, TIMED, counting_context
 
-WHITESPACE = re.compile(r"\s+")
-EXPANDED_IN = re.compile(r"\bIN \(\s*\?(?:\s*,\s*\?)+\s*\)", re.I)
 TOP = 15
-
-
-def normalise(statement: str) -> str:
-    """One statement as it is compared between commits."""
-    text = WHITESPACE.sub(" ", statement).strip()
-    return EXPANDED_IN.sub("IN (?...)", text)
 
 
 def _plans(db_path: str, statements: list[tuple[str, tuple]]) -> dict[str, list[str]]:

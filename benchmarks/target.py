@@ -64,9 +64,13 @@ def app_config(url: str) -> dict:
     return {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "TESTING": False}
 
 
+def url_of(db) -> str:
+    """The SQLAlchemy URL of a database ``bench_db`` made: a PostgreSQL URL, or an SQLite file's path."""
+    text = str(db)
+    return text if text.startswith("postgresql") else f"sqlite:///{text}"
+
+
 def make_app(db_path, **overrides):
     """A production-configured app on a database of ``bench_db`` (an SQLite path or a PostgreSQL URL),
     with config ``overrides``."""
-    from .databases import url_of
-
     return require("").create_app({**app_config(url_of(db_path)), **overrides})

@@ -90,7 +90,7 @@ def _sqlite_req() -> dict:
 
 
 def test_a_database_is_a_url_on_postgresql_and_a_file_on_sqlite():
-    from benchmarks.databases import url_of
+    from benchmarks.target import url_of
 
     assert url_of("/tmp/x/bench-1.sqlite") == "sqlite:////tmp/x/bench-1.sqlite"
     assert url_of("postgresql+psycopg://bench@127.0.0.1:5432/bench_1_0") == \
