@@ -109,12 +109,19 @@ def _sweep_dead_copies(directory: Path) -> None:
         except (IndexError, ValueError):
             path.unlink(missing_ok=True)
             continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             path.unlink(missing_ok=True)
-        except PermissionError:
-            pass
+
+
+def _gone(pid: int) -> bool:
+    """Whether the process that made a copy has exited (another user's process is not gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
 
 
 def _sweep(directory: Path, pattern: str, max_age: float) -> None:
@@ -143,15 +150,10 @@ def _admin():
     """An engine on the server's own database, in autocommit (CREATE and DROP DATABASE need it)."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
-
-    url = make_url(postgres_server()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
-
-
-def _null_pool():
     from sqlalchemy.pool import NullPool
 
-    return NullPool
+    url = make_url(postgres_server()).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
 def _postgres_copy(key: str, password_method: str | None) -> str:
@@ -190,14 +192,8 @@ def _sweep_dead_databases(conn) -> None:
 
     for name in conn.scalars(text("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%\\_%'")).all():
         parts = name.split("_")
-        if len(parts) != 3 or not parts[1].isdigit():
-            continue
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
+        if len(parts) == 3 and parts[1].isdigit() and _gone(int(parts[1])):
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        except PermissionError:
-            pass
 
 
 def _drop_postgres(url: str) -> None:

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import ARTEFACTS_DIR
+from scripts.explain import statement_changes
 from scripts.pages import code, link_from_asv_pages, page, table
 
 PAGE = "commits.html"
@@ -43,11 +44,11 @@ def load_artefacts(root: Path, machine: str, commit: str) -> dict:
 
 
 def sql_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, list[tuple[int, str]]]:
-    """Per operation on both sides: each statement whose count changed, with the change (``+20``, ``-1``)."""
+    """Per operation on both sides: each statement whose count changed, with the change (``+20``, ``-1``),
+    as ``explain`` gives it."""
     out = {}
     for name in sorted(set(before) & set(after)):
-        b, a = Counter(before[name]), Counter(after[name])
-        changed = sorted(((a[s] - b[s], s) for s in set(a) | set(b) if a[s] != b[s]), key=lambda r: (-abs(r[0]), r[1]))
+        changed = [(r["delta"], r["statement"]) for r in statement_changes(before[name], after[name])]
         if changed:
             out[name] = changed
     return out

@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import Project
 from scripts.errors import UserError
-from scripts.git import commit_hash
+from scripts.git import commit_hash, extract_tree
 
 TOP = 10
 PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
@@ -41,15 +40,8 @@ def collect_side(project: Project, commit: str, wanted: list[str], python: str,
     """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app
     (with callgrind's functions for those behind ``functions_for``)."""
     with tempfile.TemporaryDirectory(prefix="explain-") as tmp:
-        archive = Path(tmp) / "src.tar"
-        with open(archive, "wb") as fh:
-            proc = subprocess.run(["git", "archive", "--format=tar", commit, "target_app"], cwd=project.root,
-                                  stdout=fh, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            raise UserError(f"git archive {commit[:8]}: {proc.stderr.decode().strip()[-200:]}")
         src = Path(tmp) / "src"
-        with tarfile.open(archive) as tar:
-            tar.extractall(src, filter="data")
+        extract_tree(project.root, commit, src, "target_app")
         env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{project.root}", "PYTHONHASHSEED": "0"}
         proc = subprocess.run([python, "-c", PROGRAM, json.dumps(wanted), json.dumps(list(functions_for))], cwd=tmp,
                               env=env, text=True, capture_output=True, timeout=900)
@@ -65,12 +57,18 @@ def _grew(before: dict[str, int], after: dict[str, int]) -> list[dict]:
     return sorted([r for r in rows if r["delta"] > 0], key=lambda r: -r["delta"])[:TOP]
 
 
+def statement_changes(before: list[str], after: list[str]) -> list[dict]:
+    """Each statement whose count changed between two runs' statements, with the change; largest first."""
+    b, a = Counter(before), Counter(after)
+    rows = [{"delta": a[s] - b[s], "statement": s} for s in set(b) | set(a) if a[s] != b[s]]
+    return sorted(rows, key=lambda r: (-abs(r["delta"]), r["statement"]))
+
+
 def diff(base: dict, head: dict) -> dict:
     """What changed in one operation between base and head."""
     if "error" in base or "error" in head:
         return {"error": head.get("error") or base.get("error")}
-    b_sql, h_sql = Counter(base["sql"]), Counter(head["sql"])
-    sql = [{"delta": h_sql[s] - b_sql[s], "statement": s} for s in set(b_sql) | set(h_sql) if h_sql[s] != b_sql[s]]
+    sql = statement_changes(base["sql"], head["sql"])
     plans = [{"statement": s, "before": base["plans"][s], "after": head["plans"][s]}
              for s in sorted(set(base["plans"]) & set(head["plans"])) if base["plans"][s] != head["plans"][s]]
     calls = [{"function": f, "before": base["calls"].get(f, 0), "after": head["calls"].get(f, 0),
@@ -79,7 +77,7 @@ def diff(base: dict, head: dict) -> dict:
     calls = sorted([c for c in calls if c["delta"]], key=lambda c: (-abs(c["delta"]), c["function"]))[:TOP]
     out = {
         "statements": [len(base["sql"]), len(head["sql"])],
-        "sql": sorted(sql, key=lambda r: (-abs(r["delta"]), r["statement"])),
+        "sql": sql,
         "plans": plans,
         "calls": calls,
         "retained": _grew(base["retained"], head["retained"]),

@@ -41,3 +41,16 @@ def git_dir(root: Path) -> Path:
 def commit_hash(root: Path, revision: str) -> str:
     """The full hash of ``revision``, or a one-line UserError."""
     return git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
+
+
+def extract_tree(root: Path, commit: str, into: Path, *paths: str) -> None:
+    """``commit``'s files (or only ``paths``) written into the folder ``into``, through ``git archive``."""
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="git-archive-") as tmp:
+        archive = Path(tmp) / "tree.tar"
+        with open(archive, "wb") as fh:
+            git_run(root, "archive", "--format=tar", commit, *paths, stdout=fh, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(into, filter="data")

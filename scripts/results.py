@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.errors import UserError
-from scripts.git import git, git_run
+from scripts.git import extract_tree, git, git_run
 
 BRANCH = "benchmark-results"
 REMOTE = "origin"
@@ -186,15 +185,6 @@ def _fetch(root: Path, remote: str, branch: str) -> str | None:
     return git(root, "rev-parse", f"refs/remotes/{remote}/{branch}").strip()
 
 
-def _extract(root: Path, commit: str, into: Path) -> None:
-    archive = into.parent / "branch.tar"
-    with open(archive, "wb") as fh:
-        git_run(root, "archive", "--format=tar", commit, stdout=fh, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    archive.unlink()
-
-
 def pull(root: Path, results_dir: Path, *, remote: str = REMOTE, branch: str = BRANCH) -> MergeReport | None:
     """Merge the results branch into ``results_dir``; None when there is no branch yet."""
     head = _fetch(root, remote, branch)
@@ -203,7 +193,7 @@ def pull(root: Path, results_dir: Path, *, remote: str = REMOTE, branch: str = B
     with tempfile.TemporaryDirectory(prefix="results-pull-") as tmp:
         tree = Path(tmp) / "tree"
         tree.mkdir()
-        _extract(root, head, tree)
+        extract_tree(root, head, tree)
         if not any(tree.glob("*/machine.json")):
             return MergeReport()
         return merge([tree], results_dir, one_machine=False)
@@ -224,7 +214,7 @@ def push(root: Path, results_dir: Path, machine: str, *, remote: str = REMOTE, b
             tree = Path(tmp) / "tree"
             tree.mkdir()
             if head is not None:
-                _extract(root, head, tree)
+                extract_tree(root, head, tree)
             report = merge([results_dir], tree, one_machine=False, machines={machine})
             index = Path(tmp) / "index"
             env = {"GIT_INDEX_FILE": str(index), "GIT_WORK_TREE": str(tree)}

@@ -89,6 +89,13 @@ def _sqlite_req() -> dict:
     return load_json(str(ROOT / "asv.conf.json"), js_comments=True)["matrix"]["req"]
 
 
+def test_the_suite_and_the_scripts_agree_on_the_server_variable():
+    from benchmarks.databases import POSTGRES_VARIABLE
+    from scripts.postgres import BENCH_VARIABLE
+
+    assert POSTGRES_VARIABLE == BENCH_VARIABLE
+
+
 def test_a_database_is_a_url_on_postgresql_and_a_file_on_sqlite():
     from benchmarks.target import url_of
 
