@@ -11,7 +11,10 @@ read from.
 - ``sql.json``: operation -> its statements, normalised as ``explain`` does;
 - ``functions.json``: operation -> the top functions by self and inclusive
   instructions per run (callgrind; C functions of Python, SQLite and the
-  libraries, where the interpreter's time goes).
+  libraries, where the interpreter's time goes);
+- ``raw_instructions.json``: operation -> every instruction between the
+  markers, before the count leaves out the address-dependent work
+  (``benchmarks/callgrind.py``, EXCLUDED).
 """
 
 from __future__ import annotations

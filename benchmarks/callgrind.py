@@ -7,13 +7,19 @@ between two markers holds exactly the measured code. Start-up, set-up,
 warm-up and the unmeasured ``prepare`` steps land in other dumps and are
 never counted.
 
+Each operation is measured in a process of its own, forked from one
+parent that has done the set-up (see FORK below), so that what ran before
+cannot change its count.
+
 Start-up is most of the cost: importing Flask and SQLAlchemy under full
 instrumentation takes ~30 s. So valgrind starts with instrumentation off
-(``--instr-atstart=no``, ~5x faster), and the child switches it on with
-valgrind's own ``vgdb`` only for what it measures. Where vgdb cannot reach
-the process (it needs ptrace), the run is repeated instrumented from the
-start: slower, and the same counts, because only the code between markers
-counts. The README ("Noise") has the measured cost and spread.
+(``--instr-atstart=no``, ~5x faster), and each process switches it on only
+for what it measures, with callgrind's own client request
+(``CALLGRIND_START_INSTRUMENTATION``) from a tiny library compiled here
+once (:func:`requests_library`). Without a C compiler the run is
+instrumented from the start: slower, and the same counts, because only the
+code between markers counts. The README ("Noise") has the measured cost
+and spread.
 """
 
 from __future__ import annotations
@@ -35,27 +41,107 @@ from pathlib import Path
 HASH_SEED = "0"
 TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.M)
 DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
-# The child's exit status when vgdb could not switch instrumentation on.
-NO_TOGGLE_EXIT = 97
 
-# Defined in the child. It runs the same subprocess whichever way valgrind
-# started, so that both leave the same heap behind (the counts of a small
-# operation moved 7% with and without it). When instrumentation started off
-# (CG_INSTR_ATSTART=no) and vgdb cannot switch it on, the child exits
-# NO_TOGGLE_EXIT.
+# Defined in the child: switch instrumentation on or off with callgrind's
+# client requests, through the library named by $CG_REQUESTS. Without it
+# valgrind was started instrumented, and there is nothing to switch.
 INSTRUMENT = """
-import os as _os, subprocess as _sp, sys as _sys
+import ctypes as _ctypes, os as _os, sys as _sys
+_requests = _ctypes.CDLL(_os.environ["CG_REQUESTS"]) if _os.environ.get("CG_REQUESTS") else None
 def _instrument(_state):
-    _cmd = [_os.environ["CG_VGDB"], f"--pid={_os.getpid()}", "instrumentation", _state]
+    if _requests is not None:
+        (_requests.cg_start if _state == "on" else _requests.cg_stop)()
+"""
+
+# The client requests, as C: valgrind's macros are inline machine code that
+# only a C compiler can place (valgrind.h comes with valgrind itself).
+REQUESTS_SOURCE = """#include <valgrind/callgrind.h>
+void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }
+void cg_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+
+
+def requests_library() -> Path | None:
+    """The compiled client-request library (built once per source), or None without a compiler or valgrind.h."""
+    import hashlib
+
+    digest = hashlib.sha256(REQUESTS_SOURCE.encode()).hexdigest()[:12]
+    lib = SLOTS / f"cg_requests-{digest}.so"
+    if lib.exists():
+        return lib
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        return None
+    SLOTS.mkdir(exist_ok=True)
+    source = SLOTS / f"cg_requests-{digest}.{os.getpid()}.c"
+    source.write_text(REQUESTS_SOURCE)
+    tmp = lib.with_suffix(f".{os.getpid()}.tmp")
     try:
-        _r = _sp.run(_cmd, stdout=_sp.PIPE, stderr=_sp.STDOUT, text=True, timeout=60)
-        _failed = f"exit {_r.returncode}: {_r.stdout.strip()[-300:]}" if _r.returncode else ""
-    except OSError as _exc:
-        _failed = str(_exc)
-    if _failed and _state == "on" and _os.environ["CG_INSTR_ATSTART"] == "no":
-        print("vgdb could not switch instrumentation on:", _failed, file=_sys.stderr)
-        _sys.exit(NO_TOGGLE_EXIT)
-""".replace("NO_TOGGLE_EXIT", str(NO_TOGGLE_EXIT))
+        built = subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", str(tmp), str(source)],
+                               capture_output=True, text=True)
+        if built.returncode:
+            return None  # no valgrind.h: run instrumented from the start
+        os.replace(tmp, lib)
+    finally:
+        source.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    return lib
+
+
+# Defined in the child: each operation is measured in a process of its own,
+# forked from one parent that has done the set-up and nothing since. So
+# every operation starts from the same state whatever ran before it or
+# beside it (which connection of the pool it gets, what that connection's
+# page cache holds, where the allocator's free lists stand): in one process
+# for all, the user lookup's count moved 12% when the logout that ran
+# before it started to write (README, "Noise"). The child warms the
+# operation up, collects and stops the collector, switches
+# instrumentation on, runs the measured part between markers, writes how
+# it went to $CG_MANIFEST/<index>.json, and ends without the interpreter's
+# teardown. The parent only forks and waits.
+FORK = """
+def _report(_index, **_fields):
+    with open(_os.path.join(_os.environ["CG_MANIFEST"], f"{_index}.json"), "w") as _fh:
+        _json.dump({"pid": _os.getpid(), **_fields}, _fh)
+
+def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    try:
+        for _i in range(_warmup):
+            _fn(-1 - _i, _prep())
+    except NotImplementedError:
+        return _report(_index, status="skipped")
+    except Exception as _exc:
+        return _report(_index, status="failed", error=f"{type(_exc).__name__}: {_exc}")
+    _gc.collect()
+    _gc.disable()
+    _instrument("on")
+    if _per_run:
+        for _i in range(_repeat):
+            _p = _prep()
+            _os.getppid()
+            _fn(_i, _p)
+            _os.getppid()
+    else:
+        _os.getppid()
+        for _i in range(_repeat):
+            _fn(_i, None)
+        _os.getppid()
+    _report(_index, status="ran")
+
+def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _pid = _os.fork()
+    if _pid:
+        _os.waitpid(_pid, 0)
+        return
+    try:
+        _child(_index, _fn, _prep, _warmup, _repeat, _per_run)
+    finally:
+        _sys.stdout.flush()
+        _sys.stderr.flush()
+        _os._exit(0)
+"""
 
 
 def valgrind() -> str:
@@ -109,52 +195,52 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
                  prelude: str = "", first: dict[str, Spec] | None = None) -> str:
     """The Python program valgrind runs.
 
-    1. ``prelude``, uninstrumented; then each of ``first``, measured (for
-       what must run before ``setup``, such as a cold import).
-    2. ``setup`` and every operation's warm-up, uninstrumented. An operation
-       that raises NotImplementedError there (a feature this commit lacks)
-       is left out, one that fails is recorded with its error and left out
-       too; the names that ran and the failures go to ``$CG_MANIFEST``.
-       The heap they leave is frozen out of the collector's reach.
-    3. Each operation between markers, with the collector off: where a
-       collection falls depends on the memory layout, not on the code under
-       test, and it moved counts by up to 2% before.
+    1. ``prelude``, uninstrumented; then each of ``first``, measured in this
+       process (for what must run before ``setup``, such as a cold import).
+    2. ``setup``, uninstrumented; what it leaves is frozen out of the
+       collector's reach.
+    3. Each operation in a process of its own, forked from this one (FORK):
+       its warm-up uninstrumented, then its measured runs between markers
+       with the collector off (where a collection falls depends on the
+       memory layout, not on the code under test: it moved counts by up to
+       2%). An operation that raises NotImplementedError in its warm-up (a
+       feature this commit lacks) reports "skipped"; one that fails reports
+       its error; the others are still measured.
     """
-    lines = ["import gc as _gc, json as _json", INSTRUMENT.strip(), textwrap.dedent(prelude).strip()]
+    lines = ["import gc as _gc, json as _json", INSTRUMENT.strip(), FORK.strip(), textwrap.dedent(prelude).strip()]
     if first:
         lines.append('_instrument("on")')
         for name, op in first.items():
             fn, code, prep = _function(name, op)
             lines += [code, "_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
         lines.append('_instrument("off")')
-    lines += [textwrap.dedent(setup).strip(), "_ok, _failed = [], {}"]
+    lines.append(textwrap.dedent(setup).strip())
     calls = []
-    for name, op in operations.items():
+    for index, (name, op) in enumerate(operations.items()):
         op = _spec(op, repeat, warmup)
         fn, code, prep = _function(name, op)
         lines.append(code)
-        lines.append(f"try:\n    for _i in range({op.warmup}):\n        {fn}(-1 - _i, {prep})\n"
-                     f"    _ok.append({name!r})\nexcept NotImplementedError:\n    pass\n"
-                     f"except Exception as _exc:\n    _failed[{name!r}] = f'{{type(_exc).__name__}}: {{_exc}}'")
-        calls.append((name, fn, prep, op))
-    lines += ["if _os.environ.get('CG_MANIFEST'):",
-              "    with open(_os.environ['CG_MANIFEST'], 'w') as _fh:\n"
-              "        _json.dump({'ran': _ok, 'failed': _failed}, _fh)",
-              "_gc.collect()", "_gc.freeze()", '_instrument("on")']
-    for name, fn, prep, op in calls:
-        lines.append(f"if {name!r} in _ok:")
-        block = ["_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
-        lines.append(textwrap.indent("\n".join(block), "    "))
+        calls.append(f"_measure({index}, {fn}, lambda: {prep}, {op.warmup}, {op.repeat}, {bool(op.prepare)})"
+                     f"  # {name}")
+    lines += ["_gc.collect()", "_gc.freeze()", *calls]
     # Skip the interpreter's teardown: under instrumentation it costs seconds.
     lines.append("_sys.stdout.flush()\n_sys.stderr.flush()\n_os._exit(0)")
     return "\n".join(line for line in lines if line) + "\n"
 
 
 def _dump_order(path: Path) -> int:
-    # cg.out.1, cg.out.2, ... are the dumps in order; the bare cg.out is
-    # written at exit, after the last one.
-    suffix = path.name.rsplit(".", 1)[1]
-    return int(suffix) if suffix.isdigit() else 1 << 30
+    # cg.out.<pid>.1, cg.out.<pid>.2, ... are a process's dumps in order; the
+    # bare cg.out.<pid> is written at its exit, after the last one.
+    parts = path.name.split(".")
+    return int(parts[3]) if len(parts) > 3 else 1 << 30
+
+
+def dumps_by_process(folder: Path) -> dict[int, list[Path]]:
+    """Each process's callgrind dumps in ``folder``, in dump order (the parent's and each child's)."""
+    out: dict[int, list[Path]] = {}
+    for path in folder.glob("cg.out.*"):
+        out.setdefault(int(path.name.split(".")[2]), []).append(path)
+    return {pid: sorted(paths, key=_dump_order) for pid, paths in out.items()}
 
 
 def parse_dumps(paths: list[Path]) -> list[int]:
@@ -232,6 +318,47 @@ def function_costs(path: Path) -> tuple[Counter, Counter]:
     return own, inclusive
 
 
+# What a count leaves out: work whose cost depends on where objects sit in
+# memory rather than on the code that runs. Measured on layout no-ops
+# (``calibrate --layout``), almost all of the moves were here:
+# - find_name_in_mro: CPython's type-attribute cache is indexed by the
+#   address of the attribute's name and the type's version tag, so which
+#   lookups collide and miss depends on the layout, and each miss walks the
+#   MRO's dictionaries;
+# - the allocators' own work (pymalloc's and glibc's): which call finds a
+#   free block and which must open a pool or an arena depends on what was
+#   allocated before.
+# The calls into them are still made and counted by their callers; only
+# the work inside them is left out (README, "Noise").
+EXCLUDED = frozenset({
+    "find_name_in_mro",
+    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "_PyObject_Free",
+    "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc", "_PyMem_RawFree",
+    "malloc", "calloc", "realloc", "free", "_int_malloc", "_int_free", "_int_realloc", "malloc_consolidate",
+})
+
+
+def excluded_cost(path: Path, excluded: frozenset[str] = EXCLUDED) -> int:
+    """Instructions spent inside ``excluded`` functions in one dump: the inclusive cost of every call into
+    one of them from a function that is not one of them (so nested calls count once)."""
+    out, fn, callee, in_call = 0, "", "", False
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                if in_call and callee in excluded and fn not in excluded:
+                    fields = line.split()
+                    out += int(fields[1]) if len(fields) > 1 else 0
+                in_call = False
+            elif line.startswith("fn="):
+                fn, in_call = RECURSION.sub("", line[3:].strip()), False
+            elif line.startswith("cfn="):
+                callee = RECURSION.sub("", line[4:].strip())
+            elif line.startswith("calls="):
+                in_call = True
+    return out
+
+
 def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list[list]]:
     """The ``top`` functions by self and by inclusive instructions per run, over the dumps of one operation."""
     own, inclusive = Counter(), Counter()
@@ -252,7 +379,7 @@ def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list
 # path counted 3-5% more instructions for the smallest operations (the
 # pool checkout, ~90k), more than their tolerance (README, "A history on
 # several machines").
-STABLE_VARIABLES = ("CG_BENCH", "CG_DB")
+STABLE_VARIABLES = ("CG_BENCH", "CG_DB", "CG_REQUESTS")
 
 
 # What the child keeps of its parent's environment. The rest (PATH, asv's
@@ -356,29 +483,33 @@ class Count:
         self.first = first or {}
         self.script = child_script(self.operations, setup, prelude=prelude, first=first)
         self.python = python or sys.executable
-        self.vgdb = shutil.which("vgdb") or "vgdb"
         self.env = env
         self.timeout = timeout
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.proc: subprocess.Popen | None = None
         self.functions: dict[str, dict[str, list[list]]] = {}
+        # Every instruction between the markers, before EXCLUDED is left out.
+        self.raw: dict[str, float] = {}
 
-    def start(self, toggle: bool = True) -> Count:
-        """Start valgrind; with ``toggle``, instrumentation starts off and the child switches it on."""
-        self.toggle = toggle
+    def start(self) -> Count:
+        """Start valgrind: instrumentation off, switched on by the child where it measures (or on from the
+        start, without the client-request library)."""
+        library = requests_library()
         self.tmp = tempfile.TemporaryDirectory(prefix="callgrind-")
         tmp = Path(self.tmp.name)
         env = child_environment({**os.environ, **(self.env or {})})
+        if library:
+            env["CG_REQUESTS"] = str(library)
         self.slot_lock, self.slot = claim_slot()
         python = stable_paths(self.slot, self.python, env)
         cmd = [
-            self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out'}", "--dump-before=getppid",
+            self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out.%p'}", "--dump-before=getppid",
             "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no",
-            f"--instr-atstart={'no' if toggle else 'yes'}",
+            f"--instr-atstart={'no' if library else 'yes'}",
             python, "-c", self.script,
         ]
-        env.update(CG_VGDB=self.vgdb, CG_INSTR_ATSTART="no" if toggle else "yes",
-                   CG_MANIFEST=str(self.slot / "ran.json"))
+        (self.slot / "ran").mkdir()
+        env["CG_MANIFEST"] = str(self.slot / "ran")
         self.log = open(tmp / "stderr.txt", "w+")  # noqa: SIM115 - closed in finish()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.slot)
@@ -399,26 +530,39 @@ class Count:
             self.proc.wait()
             self._close()
             raise RuntimeError(f"callgrind run took longer than {self.timeout:.0f} s") from None
-        if code == NO_TOGGLE_EXIT and self.toggle:
-            self._close()
-            return self.start(toggle=False).finish(functions)
         tmp = Path(self.tmp.name)
         try:
             if code != 0:
                 self.log.seek(0)
                 tail = "\n".join(self.log.read().strip().splitlines()[-5:])
                 raise RuntimeError(f"callgrind run failed ({code}): {tail}")
-            manifest = json.loads((self.slot / "ran.json").read_text())
-            dumps = sorted((p for p in tmp.iterdir() if p.name.startswith("cg.out")), key=_dump_order)
-            totals = parse_dumps(dumps)
-            measured = {**self.first, **{name: self.operations[name] for name in manifest["ran"]}}
-            if functions:
-                self.functions = {name: top_functions([dumps[i] for i in positions], measured[name].repeat,
-                                                      functions)
-                                  for name, positions in measured_dumps(measured, len(dumps)).items()}
+            reports = self._reports()
+            dumps = dumps_by_process(tmp)
+            # Each measured operation, with the dumps of the process it ran in.
+            measured = {name: (op, dumps.get(self.proc.pid, [])) for name, op in self.first.items()}
+            measured.update({name: (self.operations[name], dumps.get(r["pid"], []))
+                             for name, r in reports.items() if r["status"] == "ran"})
+            counts: dict[str, float | str] = {}
+            for name, (op, paths) in measured.items():
+                ops = self.first if name in self.first else {name: op}
+                positions = measured_dumps(ops, len(paths))[name]
+                self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
+                counts[name] = self.raw[name] - sum(excluded_cost(paths[i]) for i in positions) / op.repeat
+                if functions:
+                    self.functions[name] = top_functions([paths[i] for i in positions], op.repeat, functions)
+            counts.update({name: r["error"] for name, r in reports.items() if r["status"] == "failed"})
         finally:
             self._close()
-        return {**per_operation(measured, totals), **manifest["failed"]}
+        return counts
+
+    def _reports(self) -> dict[str, dict]:
+        """How each operation's process went, by name (a process that died without a word failed)."""
+        out = {}
+        for index, name in enumerate(self.operations):
+            path = self.slot / "ran" / f"{index}.json"
+            out[name] = json.loads(path.read_text()) if path.exists() else {
+                "status": "failed", "error": "its counting process ended without a report"}
+        return out
 
     def _close(self) -> None:
         self.log.close()
