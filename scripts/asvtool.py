@@ -60,7 +60,8 @@ class Project:
 
     def run(self, commits: list[str], *, bench: list[str] | None = None, quick: bool = False,
             callgrind: bool = True, skip_existing: bool = False, rounds: int | None = None,
-            interleave: bool = False, on_line=None, artefacts: Path | None = None) -> subprocess.CompletedProcess:
+            interleave: bool = False, on_line=None, artefacts: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """``asv run`` over ``commits``, the one place its arguments are assembled.
 
         Raw samples are always recorded (the gate compares them). Instruction
@@ -69,6 +70,7 @@ class Project:
         line of its output is printed and handed to ``on_line``. With
         ``artefacts`` (a folder, for a run of one commit), the suite keeps
         what the commit's operations did there (benchmarks/artefacts.py).
+        ``env`` is added to asv's environment.
         """
         with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
             hashfile = Path(tmp) / "commits.txt"
@@ -84,7 +86,7 @@ class Project:
                 args += ["-a", f"rounds={rounds}"]
             for regex in bench or []:
                 args += ["--bench", regex]
-            env = callgrind_env(callgrind)
+            env = {**(env or {}), **callgrind_env(callgrind)}
             if artefacts is not None:
                 env[ARTEFACTS_VARIABLE] = str(artefacts)
             if on_line is None:

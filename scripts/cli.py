@@ -182,6 +182,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from scripts.calibrate.plants import PLANTS
     from scripts.calibrate.run import main_calibrate
 
+    if args.layout:
+        from scripts.calibrate.layout import main_layout
+
+        return main_layout(Project(Path(args.repo).resolve()), Path(args.out).resolve())
     if args.sweep:
         from scripts.calibrate.sweep import KINDS, main_sweep
 
@@ -379,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", action="store_true",
                    help="instead: plant cpu, sql, n_plus_1 and leak mutants in every route's view and report the "
                         "kill rate (counters and instruction counts only)")
+    p.add_argument("--layout", action="store_true",
+                   help="instead: commit layout-only changes (unused code, reordered imports, longer docstrings...) "
+                        "and report how far each instruction count moves")
     p.add_argument("--routes", metavar="REGEX", help="with --sweep: only the endpoints matching REGEX")
     p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak")
     _repo(p)

@@ -1,7 +1,8 @@
 """The site's "How far to trust it" page: what the latest calibration measured, per benchmark and per plant.
 
-Made by ``publish`` from ``calibrate``'s report (.asv/calibration/report.json,
-and sweep.json when the sweep ran) and the rules of benchmarks/rules.toml.
+Made by ``publish`` from ``calibrate``'s reports in .asv/calibration
+(report.json; sweep.json and layout.json when ``--sweep`` and ``--layout``
+ran) and the rules of benchmarks/rules.toml.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def render(root: Path, rules: Rules) -> str:
     """The page's HTML for the repository at ``root``."""
     report = _read(root / CALIBRATION / "report.json")
     sweep = _read(root / CALIBRATION / "sweep.json")
+    layout = _read(root / CALIBRATION / "layout.json")
     parts = ["<h1>How far to trust each graph</h1>"]
     if report is None:
         parts.append("<p>No calibration exists for this history yet. <code>python3 -m scripts calibrate</code> "
@@ -39,6 +41,8 @@ def render(root: Path, rules: Rules) -> str:
         parts.append(_benchmarks(report, rules))
     if sweep is not None:
         parts.append(_sweep(sweep))
+    if layout is not None:
+        parts.append(_layout(layout, rules))
     parts.append("<p>Counters (statements, connections, bytes) and instruction counts are exact or nearly so; "
                  "timings on a shared machine move by tens of percent on identical code, so their graphs show only "
                  "large changes. The rules that judge each benchmark are in <code>benchmarks/rules.toml</code>.</p>")
@@ -102,6 +106,28 @@ def _sweep(sweep: dict) -> str:
     return ("<h2>Mutation sweep</h2><p>Mutants planted automatically in every route's view "
             "(<code>calibrate --sweep</code>), judged by the counters and instruction counts.</p>"
             + table(["Mutant", "Caught"], rows))
+
+
+def _layout(report: dict, rules: Rules) -> str:
+    """``calibrate --layout``: each operation's largest instruction-count move under changes that leave its
+    code path alone, beside the tolerance that judges it."""
+    rows = []
+    name = "bench_instructions.Instructions.track_instructions"
+    for op in sorted(report.get("moves", {})):
+        moves = {k: v for k, v in report["moves"][op].items() if op not in report.get("touches", {}).get(k, [])}
+        if not moves:
+            continue
+        kind = max(moves, key=lambda k: abs(moves[k]))
+        tolerance = rules.counter(f"{name}('{op}')", name).relative
+        rows.append([code(op), f"{report.get('base_counts', {}).get(op, 0):,.0f}", f"{moves[kind]:+.2%}",
+                     html.escape(kind), f"{tolerance:.1%}"])
+    kinds = sorted({k for moves in report.get("moves", {}).values() for k in moves})
+    flagged = sum(len(v) for v in report.get("flagged", {}).values())
+    return (f"<h2>Layout no-ops</h2><p><code>calibrate --layout</code> at {code(report.get('base', '')[:8])}: "
+            f"{len(kinds)} kinds of change that leave every operation's code path alone "
+            f"({html.escape(', '.join(kinds))}). The gate flagged {flagged} benchmark(s) across them. "
+            "Largest move: the largest change of an operation's instruction count under any of them.</p>"
+            + table(["Operation", "Instructions", "Largest move", "Kind", "Tolerance"], rows))
 
 
 def add_page(html_dir: Path, root: Path, rules: Rules) -> None:

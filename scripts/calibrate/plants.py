@@ -86,6 +86,21 @@ PLANTS: tuple[Plant, ...] = (
 )
 
 
+def apply_edits(repo: Path, plant: Plant) -> None:
+    """Make ``plant``'s edits in ``repo``'s work tree; an edit with no old text creates its file."""
+    for rel, old, new in plant.edits:
+        path = repo / rel
+        if not old:
+            if path.exists():
+                raise UserError(f"plant {plant.key}: {rel} exists already")
+            path.write_text(new)
+            continue
+        text = path.read_text()
+        if old not in text:
+            raise UserError(f"plant {plant.key}: {rel} no longer contains the code it changes")
+        path.write_text(text.replace(old, new, 1))
+
+
 def plant_history(source: Path, workdir: Path, plants: tuple[Plant, ...] = PLANTS) -> dict[str, str]:
     """Clone ``source`` into ``workdir/repo`` and commit each plant on its main."""
     repo = workdir / "repo"
@@ -96,12 +111,8 @@ def plant_history(source: Path, workdir: Path, plants: tuple[Plant, ...] = PLANT
     git(repo, "config", "user.name", "calibrate")
     commits = {"base": git(repo, "rev-parse", "HEAD").strip()}
     for plant in plants:
-        for rel, old, new in plant.edits:
-            path = repo / rel
-            text = path.read_text()
-            if old not in text:
-                raise UserError(f"plant {plant.key}: {rel} no longer contains the code it changes")
-            path.write_text(text.replace(old, new, 1))
+        apply_edits(repo, plant)
+        git(repo, "add", "-A", "target_app")
         git(repo, "commit", "-q", "-am", f"calibration {plant.key}: {plant.title}")
         commits[plant.key] = git(repo, "rev-parse", "HEAD").strip()
     return commits
