@@ -227,20 +227,25 @@ def test_a_timing_regression_stands_only_if_a_second_run_confirms_it():
     assert only_time.exit_code == 0
 
 
-def test_instruction_tolerance_is_2_5_percent_and_more_for_the_small_operations():
+def test_an_instruction_count_regresses_beyond_its_rules_tolerance_which_is_at_most_1_percent():
     name = "bench_instructions__Instructions__track_instructions"
     ops = [["'GET /'", "'GET /api/posts'", "'user_lookup'", "'pool_checkout'"]]
-    base = result("a" * 40, **{name: ([9.8e6, 7.7e6, 4.2e5, 9.1e4], ops)})
+    values = [9.8e6, 7.7e6, 4.2e5, 9.1e4]
+    base = result("a" * 40, **{name: (values, ops)})
+    rules = RULES
 
     def regressed(after):
-        v = compare_results(base, result("b" * 40, **{name: (after, ops)}))
+        v = compare_results(base, result("b" * 40, **{name: (after, ops)}), rules)
         return sorted(f.params for f in v.regressions)
 
-    # The largest moves measured between unrelated commits (README, "Noise").
-    assert regressed([9.8e6 * 1.0092, 7.7e6 * 1.0183, 4.2e5 * 1.02, 9.1e4 * 1.0211]) == []
-    assert regressed([9.8e6 * 1.035, 7.7e6, 4.2e5, 9.1e4]) == ["'GET /'"]  # the e2e test's 3.5% plant
-    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.048, 9.1e4]) == []  # the user lookup's same-code move
-    assert regressed([9.8e6, 7.7e6, 4.2e5 * 1.07, 9.1e4]) == ["'user_lookup'"]
+    for i, op in enumerate(ops[0]):
+        tolerance = rules.counter(f"bench_instructions.Instructions.track_instructions({op})",
+                                  "bench_instructions.Instructions.track_instructions").relative
+        assert 0 < tolerance <= 0.01, (op, tolerance)
+        within = [v * (1 + 0.9 * tolerance) if j == i else v for j, v in enumerate(values)]
+        beyond = [v * (1 + 1.1 * tolerance) if j == i else v for j, v in enumerate(values)]
+        assert regressed(within) == []
+        assert regressed(beyond) == [op]
 
 
 def test_a_counter_regression_carries_its_explanation_in_markdown_and_json():
