@@ -36,6 +36,8 @@ from .common import (
 # (scrypt), while everyone else has a cheap hash so that set-up stays cheap.
 LOGIN_SUBMIT_USERNAME = "user00043"
 NEW_PASSWORD = "s3cret-pass-123"
+# The key that "POST /settings (new key)" inserts ("POST /settings" updates one).
+NEW_SETTING_KEY = "bench_new_pref"
 
 
 class Context:
@@ -141,14 +143,32 @@ def _prepare_settings(ctx):
     return ctx.client, {"key": "bench_pref", "value": f"value-{next(ctx.serial) % 2}", "csrf_token": token}
 
 
-def _prepare_logout(ctx):
-    # A fresh session for the login user, without paying for a login.
+def _prepare_new_setting(ctx):
+    """The form for a key the user does not have: what the previous run saved is deleted first, so every
+    run inserts one row into a table of the same size."""
+    from sqlalchemy import delete
+
+    models = require("models", "Setting", "User")
+    user_id = _login_user_id(ctx)
+    ctx.session.execute(delete(models.Setting).where(models.Setting.user_id == user_id,
+                                                     models.Setting.key == NEW_SETTING_KEY))
+    ctx.session.commit()
+    token = _form(ctx, ctx.client, "/settings")
+    return ctx.client, {"key": NEW_SETTING_KEY, "value": "new", "csrf_token": token}
+
+
+def _login_user_id(ctx) -> int:
     if "login_user_id" not in ctx.statements:
         from sqlalchemy import select
 
         user = require("models", "User").User
         ctx.statements["login_user_id"] = ctx.session.scalar(select(user.id).where(user.username == LOGIN_USERNAME))
-    user_id = ctx.statements["login_user_id"]
+    return ctx.statements["login_user_id"]
+
+
+def _prepare_logout(ctx):
+    # A fresh session for the login user, without paying for a login.
+    user_id = _login_user_id(ctx)
     client = _new_session(ctx)
     with client.session_transaction() as session:
         session["user_id"] = user_id
@@ -156,12 +176,12 @@ def _prepare_logout(ctx):
     return client, {"csrf_token": token}
 
 
-def _post(path: str, prepare) -> Operation:
+def _post(path: str, prepare, label: str = "") -> Operation:
     def run(ctx, prepared):
         client, data = prepared
         _expect(client.post(path, data=data), 302, f"POST {path}")
 
-    return Operation(f"POST {path}", run, prepare)
+    return Operation(f"POST {path}{label}", run, prepare)
 
 
 def lookup_statement(session):
@@ -221,6 +241,20 @@ def _bulk(method: str) -> Operation:
     return Operation(f"bulk_insert_{method}", run, _clear_bulk)
 
 
+COMMITTED_ROWS = BULK_ROWS[:20]
+
+
+def _insert_committed_rows(ctx, _):
+    """20 users, one transaction each: what a write costs the database (a WAL frame per commit) beside what
+    it costs Python."""
+    from sqlalchemy import insert
+
+    user = require("models", "User").User
+    for row in COMMITTED_ROWS:
+        ctx.session.execute(insert(user), [row])
+        ctx.session.commit()
+
+
 def _checkout(ctx, _):
     with ctx.engine.connect():
         pass
@@ -232,6 +266,7 @@ ROUTES: list[Operation] = [
     _post("/auth/register", _prepare_register),
     _post("/settings", _prepare_settings),
     _post("/auth/logout", _prepare_logout),
+    _post("/settings", _prepare_new_setting, " (new key)"),
 ]
 QUERIES: list[Operation] = [
     _query("user_lookup", lookup_statement, "scalar"),
@@ -240,12 +275,15 @@ QUERIES: list[Operation] = [
     _bulk("core"),
     _bulk("orm"),
     Operation("pool_checkout", _checkout),
+    Operation("insert_committed_rows", _insert_committed_rows, _clear_bulk),
 ]
 OPERATIONS: dict[str, Operation] = {op.name: op for op in ROUTES + QUERIES}
 # Counted in a process of its own: importing target_app and create_app().
 COLD_START = "cold_start"
 ROUTE_NAMES = [op.name for op in ROUTES]
 FORM_POSTS = [op.name for op in ROUTES if op.name.startswith("POST ")]
+# The routes that write, each timed by bench_writes.WriteRoutes.
+WRITES = ["POST /settings", "POST /settings (new key)", "POST /auth/register", "POST /auth/logout"]
 
 # Each timed benchmark (asv id, params quoted as asv stores them) and the
 # operation whose instruction count stands beside it. The anonymous pages
@@ -266,6 +304,8 @@ TIMED: dict[str, str] = {
     "bench_queries.BulkInsert.time_insert_100('core')": "bulk_insert_core",
     "bench_queries.BulkInsert.time_insert_100('orm')": "bulk_insert_orm",
     "bench_queries.ConnectionPool.time_acquire_connection": "pool_checkout",
+    **{f"bench_writes.WriteRoutes.time_write('{name}')": name for name in WRITES},
+    "bench_writes.CommittedRows.time_insert_committed_rows": "insert_committed_rows",
     "bench_startup.ColdStart.timeraw_import_and_create_app": COLD_START,
     # The load benchmarks time the same requests through a real server.
     "bench_server.ConcurrentHomepage.track_latency_p50": "GET /",
