@@ -103,11 +103,14 @@ class Instructions:
     def finish(self, started) -> dict:
         if "skip" in started:
             return started
-        counts = {}
+        counts, syscalls = {}, {}
         top = artefacts.TOP_FUNCTIONS if artefacts.folder() else 0
         try:
             for count, _ in started["runs"]:
                 counts.update(count.finish(top))
+                syscalls.update(count.syscalls)
+                for name, sites in count.syscall_sites.items():
+                    artefacts.keep("syscalls", name, sites)
                 for name, functions in count.functions.items():
                     artefacts.keep("functions", name, functions)
                 for name, raw in count.raw.items():
@@ -115,7 +118,7 @@ class Instructions:
         finally:
             for _, db_path in started["runs"]:
                 remove_db(db_path)
-        return {"counts": counts}
+        return {"counts": counts, "syscalls": syscalls}
 
     def setup(self, cache, operation):
         cache = cache["Instructions"]

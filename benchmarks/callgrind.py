@@ -38,8 +38,20 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cgdump import (  # noqa: F401 - the dump reader, importable from here as before
+    EXCLUDED,
+    KINDS,
+    dumps_by_process,
+    excluded_cost,
+    function_costs,
+    measured_dumps,
+    parse_dumps,
+    per_operation,
+    syscall_counts,
+    top_functions,
+)
+
 HASH_SEED = "0"
-TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.M)
 DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
 
 # Defined in the child: switch instrumentation on or off with callgrind's
@@ -228,150 +240,6 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def _dump_order(path: Path) -> int:
-    # cg.out.<pid>.1, cg.out.<pid>.2, ... are a process's dumps in order; the
-    # bare cg.out.<pid> is written at its exit, after the last one.
-    parts = path.name.split(".")
-    return int(parts[3]) if len(parts) > 3 else 1 << 30
-
-
-def dumps_by_process(folder: Path) -> dict[int, list[Path]]:
-    """Each process's callgrind dumps in ``folder``, in dump order (the parent's and each child's)."""
-    out: dict[int, list[Path]] = {}
-    for path in folder.glob("cg.out.*"):
-        out.setdefault(int(path.name.split(".")[2]), []).append(path)
-    return {pid: sorted(paths, key=_dump_order) for pid, paths in out.items()}
-
-
-def parse_dumps(paths: list[Path]) -> list[int]:
-    """Instruction totals of callgrind dump files, in dump order."""
-    totals = []
-    for path in sorted(paths, key=_dump_order):
-        match = TOTALS.search(path.read_text(errors="replace"))
-        if not match:
-            raise RuntimeError(f"no totals in callgrind dump {path.name}")
-        totals.append(int(match.group(1)))
-    return totals
-
-
-def measured_dumps(operations: dict[str, Spec], count: int) -> dict[str, list[int]]:
-    """Which dumps (by position in dump order) hold each operation's measured code.
-
-    Markers come in pairs (start, end); the dump taken at an end marker
-    holds what ran since the start marker. An operation has one pair, or one
-    per run when it has a ``prepare`` step.
-    """
-    needed = 2 * sum(op.segments for op in operations.values()) + 1  # +1: the dump at exit
-    if count != needed:
-        # Fewer: the child stopped early. More: something else called the
-        # marker, and the dumps no longer line up with the operations.
-        raise RuntimeError(f"expected {needed} callgrind dumps, got {count}")
-    out, pair = {}, 0
-    for name, op in operations.items():
-        out[name] = [2 * (pair + k) + 1 for k in range(op.segments)]
-        pair += op.segments
-    return out
-
-
-def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, float]:
-    """Instructions per run of each operation, from the totals of every dump in order."""
-    return {name: sum(totals[i] for i in dumps) / operations[name].repeat
-            for name, dumps in measured_dumps(operations, len(totals)).items()}
-
-
-RECURSION = re.compile(r"'(\d+)$")
-
-
-def function_costs(path: Path) -> tuple[Counter, Counter]:
-    """Self and inclusive instructions of each function in one callgrind dump.
-
-    The dump is written with ``--compress-strings=no`` and one event (Ir):
-    a ``fn=`` line opens a function; each cost line after it is its own
-    (self) cost, except the line right after ``calls=``, which is the
-    inclusive cost of a call to ``cfn``. callgrind names a function entered
-    again while it is on the stack ``name'2``, ``name'3``...: self costs of
-    every level add up under the plain name, and a function's inclusive
-    cost is that of the calls into its first level only, so that recursion
-    (the interpreter's eval loop re-enters itself for every Python call) is
-    counted once. A function entered before the dump began has no call into
-    it here, and no inclusive cost.
-    """
-    own, inclusive = Counter(), Counter()
-    fn, callee, in_call = "", "", False
-    with open(path, errors="replace") as fh:
-        for line in fh:
-            head = line[:1]
-            if head.isdigit() or head in "+-*":
-                fields = line.split()
-                cost = int(fields[1]) if len(fields) > 1 else 0
-                if not in_call:
-                    own[RECURSION.sub("", fn)] += cost
-                elif not RECURSION.search(callee):
-                    inclusive[callee] += cost
-                in_call = False
-            elif line.startswith("fn="):
-                fn, in_call = line[3:].strip(), False
-            elif line.startswith("cfn="):
-                callee = line[4:].strip()
-            elif line.startswith("calls="):
-                in_call = True
-    return own, inclusive
-
-
-# What a count leaves out: work whose cost depends on where objects sit in
-# memory rather than on the code that runs. Measured on layout no-ops
-# (``calibrate --layout``), almost all of the moves were here:
-# - find_name_in_mro: CPython's type-attribute cache is indexed by the
-#   address of the attribute's name and the type's version tag, so which
-#   lookups collide and miss depends on the layout, and each miss walks the
-#   MRO's dictionaries;
-# - the allocators' own work (pymalloc's and glibc's): which call finds a
-#   free block and which must open a pool or an arena depends on what was
-#   allocated before.
-# The calls into them are still made and counted by their callers; only
-# the work inside them is left out (README, "Noise").
-EXCLUDED = frozenset({
-    "find_name_in_mro",
-    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "_PyObject_Free",
-    "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc", "_PyMem_RawFree",
-    "malloc", "calloc", "realloc", "free", "_int_malloc", "_int_free", "_int_realloc", "malloc_consolidate",
-})
-
-
-def excluded_cost(path: Path, excluded: frozenset[str] = EXCLUDED) -> int:
-    """Instructions spent inside ``excluded`` functions in one dump: the inclusive cost of every call into
-    one of them from a function that is not one of them (so nested calls count once)."""
-    out, fn, callee, in_call = 0, "", "", False
-    with open(path, errors="replace") as fh:
-        for line in fh:
-            head = line[:1]
-            if head.isdigit() or head in "+-*":
-                if in_call and callee in excluded and fn not in excluded:
-                    fields = line.split()
-                    out += int(fields[1]) if len(fields) > 1 else 0
-                in_call = False
-            elif line.startswith("fn="):
-                fn, in_call = RECURSION.sub("", line[3:].strip()), False
-            elif line.startswith("cfn="):
-                callee = RECURSION.sub("", line[4:].strip())
-            elif line.startswith("calls="):
-                in_call = True
-    return out
-
-
-def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list[list]]:
-    """The ``top`` functions by self and by inclusive instructions per run, over the dumps of one operation."""
-    own, inclusive = Counter(), Counter()
-    for path in paths:
-        o, i = function_costs(path)
-        own.update(o)
-        inclusive.update(i)
-    # An address is a function without a symbol: no reader can tell what it is.
-    return {kind: [[name, round(cost / runs)] for name, cost in counts.most_common()
-                   if not name.startswith("0x")][:top]
-            for kind, counts in (("self", own), ("inclusive", inclusive))}
-
-
 # The child's paths that it names as strings (module files, sys.path, its
 # database): each is reached through a link in a numbered folder whose name
 # is the same wherever the clone is (claim_slot). A path changes what the
@@ -490,6 +358,9 @@ class Count:
         self.functions: dict[str, dict[str, list[list]]] = {}
         # Every instruction between the markers, before EXCLUDED is left out.
         self.raw: dict[str, float] = {}
+        # System calls per run, by kind (cgdump.KINDS) and by call site.
+        self.syscalls: dict[str, dict[str, float]] = {}
+        self.syscall_sites: dict[str, dict[str, float]] = {}
 
     def start(self) -> Count:
         """Start valgrind: instrumentation off, switched on by the child where it measures (or on from the
@@ -504,7 +375,7 @@ class Count:
         python = stable_paths(self.slot, self.python, env)
         cmd = [
             self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out.%p'}", "--dump-before=getppid",
-            "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no",
+            "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no", "--collect-systime=yes",
             f"--instr-atstart={'no' if library else 'yes'}",
             python, "-c", self.script,
         ]
@@ -548,6 +419,13 @@ class Count:
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
                 counts[name] = self.raw[name] - sum(excluded_cost(paths[i]) for i in positions) / op.repeat
+                kinds, sites = Counter(), Counter()
+                for i in positions:
+                    k, c = syscall_counts(paths[i])
+                    kinds.update(k)
+                    sites.update(c)
+                self.syscalls[name] = {kind: kinds[kind] / op.repeat for kind in KINDS}
+                self.syscall_sites[name] = {site: n / op.repeat for site, n in sites.most_common()}
                 if functions:
                     self.functions[name] = top_functions([paths[i] for i in positions], op.repeat, functions)
             counts.update({name: r["error"] for name, r in reports.items() if r["status"] == "failed"})

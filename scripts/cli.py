@@ -381,13 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bisect", action="store_true", help="skip the asv find checks")
     _no_callgrind(p)
     p.add_argument("--sweep", action="store_true",
-                   help="instead: plant cpu, sql, n_plus_1 and leak mutants in every route's view and report the "
+                   help="instead: plant cpu, sql, n_plus_1, leak and io mutants in every route's view and report the "
                         "kill rate (counters and instruction counts only)")
     p.add_argument("--layout", action="store_true",
                    help="instead: commit layout-only changes (unused code, reordered imports, longer docstrings...) "
                         "and report how far each instruction count moves")
     p.add_argument("--routes", metavar="REGEX", help="with --sweep: only the endpoints matching REGEX")
-    p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak")
+    p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak,io")
     _repo(p)
     p.set_defaults(func=cmd_calibrate)
 

@@ -216,3 +216,53 @@ def test_an_operation_missing_at_this_commit_is_left_out_and_the_rest_still_line
     assert set(counts) == {"small", "broken", "prepared"}
     assert counts["broken"] == "ZeroDivisionError: division by zero"
     assert 8 < counts["prepared"] / counts["small"] < 13, counts
+
+
+def test_a_system_call_is_counted_by_the_kind_its_libc_wrapper_names(tmp_path):
+    from benchmarks import cgdump
+
+    assert cgdump.syscall_kind("fdatasync") == "fsync"
+    assert cgdump.syscall_kind("__GI___libc_write") == "write"
+    assert cgdump.syscall_kind("__libc_pread64") == "read"
+    assert cgdump.syscall_kind("__lll_lock_wait") == "futex"
+    assert cgdump.syscall_kind("__fcntl64_nocancel_adjusted") == "other"
+    # The marker, what is a vDSO call natively, and the allocators' memory calls are not counted.
+    for name in ("getppid", "clock_gettime@@GLIBC_2.17", "mmap64", "munmap"):
+        assert cgdump.syscall_kind(name) is None, name
+    dump = tmp_path / "cg.out.1.1"
+    dump.write_text("""events: Ir sysCount sysTime
+fn=os_fsync
+0 20
+cfn=fsync
+calls=1 0
+0 15 1 900
+fn=fsync
+0 15 1 900
+fn=unixSync
+0 5
+cfn=fdatasync
+calls=2 0
+0 30 2 40
+fn=fdatasync
+0 30 2 40
+fn=clock_gettime@@GLIBC_2.17
+0 3 1 1
+totals: 73 4 941
+""")
+    kinds, sites = cgdump.syscall_counts(dump)
+    assert kinds == {"fsync": 3}
+    assert sites == {"fsync: fsync <- os_fsync": 1, "fsync: fdatasync <- unixSync": 2}
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_made(tmp_path):
+    target = tmp_path / "f.txt"
+    op = (f"_f = open({str(target)!r}, 'ab')\n_f.write(b'x')\n_f.flush()\n"
+          "_os.fsync(_f.fileno())\n_f.close()")
+    count = callgrind.Count({"io": op, "cpu": "sum(range(1000))"}, repeat=3, warmup=1).start()
+    count.finish()
+    io = count.syscalls["io"]
+    assert (io["fsync"], io["write"], io["open"]) == (1, 1, 2), io  # open and close
+    assert not any(count.syscalls["cpu"].values()), count.syscalls["cpu"]
+    assert count.syscall_sites["io"]["fsync: fsync <- os_fsync"] == 1

@@ -44,8 +44,11 @@ def test_every_route_of_the_app_has_an_operation():
     assert not missing, f"routes without an operation in benchmarks/operations.py: {sorted(missing)}"
 
 
-def test_every_operation_has_an_instruction_count():
+def test_every_operation_has_an_instruction_count_and_its_system_calls():
+    from benchmarks.bench_syscalls import SystemCalls
+
     assert set(OPERATIONS) | {"cold_start"} == set(Instructions.params)
+    assert SystemCalls.params[0] == Instructions.params
 
 
 def test_every_timed_benchmark_has_an_instruction_count():

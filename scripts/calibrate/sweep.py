@@ -3,22 +3,13 @@
 Hand-picked plants prove only that the suite catches what it was built
 for. The sweep finds every route of the app from Flask's own URL map at
 the commit it starts from, and plants, one at a time and each in a commit
-of its own on top of that commit, four mutants at the top of the route's
-view function:
-
-- ``cpu``: ``sum(range(N))``, about 5% of the instructions of the route's
-  cheapest operation;
-- ``sql``: one extra statement per request;
-- ``n_plus_1``: a query per row (the settings of ten users, lazily loaded);
-- ``leak``: 256 bytes kept for good per request.
-
-Each mutant is measured with the deterministic benchmarks only (the
-instruction counts for ``cpu``, the counters for the rest) and judged as
-the gate judges, against the same measurements of the starting commit. A
-mutant is caught when the gate exits 1 with a benchmark of that route
-among the regressions. Timings are left out: on this machine they catch
-only large changes, and they would make the sweep cost hours.
-"""
+of its own on top of that commit, a mutant of each kind (KINDS,
+:func:`mutant_code`) at the top of the route's view function. Each mutant
+is measured with the deterministic benchmarks only and judged as the gate
+judges, against the same measurements of the starting commit; it is
+caught when the gate exits 1 with a benchmark of that route among the
+regressions (:func:`expected_ids`). The README ("The sweep") has what it
+found."""
 
 from __future__ import annotations
 
@@ -39,10 +30,15 @@ from scripts.gate.judge import compare_results
 from scripts.git import git
 from scripts.rules import DEFAULT_FACTOR, load_rules
 
-KINDS = ("cpu", "sql", "n_plus_1", "leak")
-CPU_SHARE = 0.05
+KINDS = ("cpu", "sql", "n_plus_1", "leak", "io")
+# The cpu mutant's size: a share of the instructions of the route's cheapest
+# operation, a little above the tightest instruction tolerance in
+# benchmarks/rules.toml.
+CPU_SHARE = 0.015
 COUNTERS = r"^bench_counters\."
 INSTRUCTIONS = r"^bench_instructions\."
+SYSCALLS = r"^bench_syscalls\."
+MEASURED_BY = {"cpu": INSTRUCTIONS, "io": SYSCALLS}
 
 # Run in the clone, by the project's interpreter: the app's URL map, where
 # each view's body starts, which operations of the suite reach each view,
@@ -109,7 +105,9 @@ class SweepReport:
 
 
 def mutant_code(kind: str, cpu_elements: int) -> list[str]:
-    """The lines planted at the top of a view's body."""
+    """The lines planted at the top of a view's body: ``cpu``, CPU_SHARE more instructions; ``sql``, one
+    more statement; ``n_plus_1``, a query per row; ``leak``, 256 bytes kept for good; ``io``, one more
+    write to a file, flushed to disk with fsync."""
     if kind == "cpu":
         return [f"sum(range({cpu_elements}))  # sweep: cpu"]
     if kind == "sql":
@@ -125,6 +123,12 @@ def mutant_code(kind: str, cpu_elements: int) -> list[str]:
                 "    _sweep_user.settings  # lazy load, one SELECT each"]
     if kind == "leak":
         return ["globals().setdefault('_SWEEP_KEPT', []).append(bytes(256))  # sweep: 256 bytes kept"]
+    if kind == "io":
+        return ["import os as _sweep_os, tempfile as _sweep_tempfile  # sweep: one more write, flushed to disk",
+                "with open(_sweep_os.path.join(_sweep_tempfile.gettempdir(), 'sweep_io'), 'ab') as _sweep_f:",
+                "    _sweep_f.write(b'x')",
+                "    _sweep_f.flush()",
+                "    _sweep_os.fsync(_sweep_f.fileno())"]
     raise UserError(f"unknown mutant kind: {kind}")
 
 
@@ -141,6 +145,8 @@ def expected_ids(kind: str, ops: list[str]) -> list[str]:
         return [f"bench_instructions.Instructions.track_instructions('{op}')" for op in ops]
     if kind == "leak":
         return [f"bench_counters.RetainedBytes.track_retained_bytes('{op}')" for op in ops]
+    if kind == "io":
+        return [f"bench_syscalls.SystemCalls.track_syscalls('{op}', 'fsync')" for op in ops]
     out = []
     for op in ops:
         method, path = op.split(" ", 1)
@@ -177,7 +183,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     report = SweepReport(base=base, views=views)
     clone = Project(repo)
     machine = machine_name()
-    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}", quick)
+    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}|{SYSCALLS}", quick)
     base_result = load_results(clone.results_dir, machine).get(base)
     if base_result is None:
         raise UserError("the starting commit could not be measured")
@@ -197,7 +203,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     for kind in kinds:
         commits = [m.commit for m in report.mutants if m.kind == kind]
         print(f"[sweep] measuring {len(commits)} {kind} mutant(s)", flush=True)
-        _measure(clone, commits, INSTRUCTIONS if kind == "cpu" else COUNTERS, quick)
+        _measure(clone, commits, MEASURED_BY.get(kind, COUNTERS), quick)
     results = load_results(clone.results_dir, machine)
     rules = load_rules(project.root)
     for m in report.mutants:

@@ -1,0 +1,36 @@
+"""System calls per operation, by kind: what the kernel is asked to do, exact where timings drift.
+
+Instructions count work in user space only: an fsync, a file write or a
+round trip to a database server costs none. callgrind counts each system
+call where libc makes it, in the same processes that count the
+instructions (benchmarks/exact.py, benchmarks/cgdump.py for the kinds and
+what is left out), so a rise of one fsync per request is a regression the
+way one more SQL statement is.
+"""
+
+from .cgdump import KINDS
+from .exact import measure_exact
+from .operations import COLD_START, OPERATIONS
+
+
+class SystemCalls:
+    """System calls per run of each operation, of one kind (the same code, the same count)."""
+
+    params = [[*OPERATIONS, COLD_START], list(KINDS)]
+    param_names = ["operation", "kind"]
+    timeout = 900
+
+    setup_cache = measure_exact  # the instruction counts' own callgrind runs
+
+    def setup(self, cache, operation, kind):
+        cache = cache["Instructions"]
+        if "skip" in cache:
+            raise NotImplementedError(cache["skip"])
+        if operation not in cache.get("syscalls", {}):
+            raise NotImplementedError(f"{operation} is not available at this commit")
+
+    def track_syscalls(self, cache, operation, kind):
+        return cache["Instructions"]["syscalls"][operation][kind]
+
+    track_syscalls.unit = "calls"
+    track_syscalls.version = "1"

@@ -1,0 +1,249 @@
+"""Reading callgrind's dumps: totals, costs per function, what is left out, and system calls.
+
+The dumps are written with ``--compress-strings=no`` and the events ``Ir``
+(instructions), ``sysCount`` and ``sysTime`` (``--collect-systime=yes``):
+a ``fn=`` line opens a function; each cost line after it is its own (self)
+cost, except the line right after ``calls=``, which is the inclusive cost
+of a call to ``cfn``. callgrind names a function entered again while it is
+on the stack ``name'2``, ``name'3``...
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Protocol
+
+TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.M)
+
+
+class Spec(Protocol):
+    """What the reader needs of an operation: its runs, and how many measured segments they make."""
+
+    repeat: int
+
+    @property
+    def segments(self) -> int: ...
+
+
+def _dump_order(path: Path) -> int:
+    # cg.out.<pid>.1, cg.out.<pid>.2, ... are a process's dumps in order; the
+    # bare cg.out.<pid> is written at its exit, after the last one.
+    parts = path.name.split(".")
+    return int(parts[3]) if len(parts) > 3 else 1 << 30
+
+
+def dumps_by_process(folder: Path) -> dict[int, list[Path]]:
+    """Each process's callgrind dumps in ``folder``, in dump order (the parent's and each child's)."""
+    out: dict[int, list[Path]] = {}
+    for path in folder.glob("cg.out.*"):
+        out.setdefault(int(path.name.split(".")[2]), []).append(path)
+    return {pid: sorted(paths, key=_dump_order) for pid, paths in out.items()}
+
+
+def parse_dumps(paths: list[Path]) -> list[int]:
+    """Instruction totals of callgrind dump files, in dump order."""
+    totals = []
+    for path in sorted(paths, key=_dump_order):
+        match = TOTALS.search(path.read_text(errors="replace"))
+        if not match:
+            raise RuntimeError(f"no totals in callgrind dump {path.name}")
+        totals.append(int(match.group(1)))
+    return totals
+
+
+def measured_dumps(operations: dict[str, Spec], count: int) -> dict[str, list[int]]:
+    """Which dumps (by position in dump order) hold each operation's measured code.
+
+    Markers come in pairs (start, end); the dump taken at an end marker
+    holds what ran since the start marker. An operation has one pair, or one
+    per run when it has a ``prepare`` step.
+    """
+    needed = 2 * sum(op.segments for op in operations.values()) + 1  # +1: the dump at exit
+    if count != needed:
+        # Fewer: the child stopped early. More: something else called the
+        # marker, and the dumps no longer line up with the operations.
+        raise RuntimeError(f"expected {needed} callgrind dumps, got {count}")
+    out, pair = {}, 0
+    for name, op in operations.items():
+        out[name] = [2 * (pair + k) + 1 for k in range(op.segments)]
+        pair += op.segments
+    return out
+
+
+def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, float]:
+    """Instructions per run of each operation, from the totals of every dump in order."""
+    return {name: sum(totals[i] for i in dumps) / operations[name].repeat
+            for name, dumps in measured_dumps(operations, len(totals)).items()}
+
+
+RECURSION = re.compile(r"'(\d+)$")
+
+
+def function_costs(path: Path) -> tuple[Counter, Counter]:
+    """Self and inclusive instructions of each function in one callgrind dump.
+
+    Self costs of every level of a recursive function add up under its plain name, and a function's inclusive
+    cost is that of the calls into its first level only, so that recursion
+    (the interpreter's eval loop re-enters itself for every Python call) is
+    counted once. A function entered before the dump began has no call into
+    it here, and no inclusive cost.
+    """
+    own, inclusive = Counter(), Counter()
+    fn, callee, in_call = "", "", False
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                if not in_call:
+                    own[RECURSION.sub("", fn)] += cost
+                elif not RECURSION.search(callee):
+                    inclusive[callee] += cost
+                in_call = False
+            elif line.startswith("fn="):
+                fn, in_call = line[3:].strip(), False
+            elif line.startswith("cfn="):
+                callee = line[4:].strip()
+            elif line.startswith("calls="):
+                in_call = True
+    return own, inclusive
+
+
+# What a count leaves out: work whose cost depends on where objects sit in
+# memory rather than on the code that runs. Measured on layout no-ops
+# (``calibrate --layout``), almost all of the moves were here:
+# - find_name_in_mro: CPython's type-attribute cache is indexed by the
+#   address of the attribute's name and the type's version tag, so which
+#   lookups collide and miss depends on the layout, and each miss walks the
+#   MRO's dictionaries;
+# - the allocators' own work (pymalloc's and glibc's): which call finds a
+#   free block and which must open a pool or an arena depends on what was
+#   allocated before.
+# The calls into them are still made and counted by their callers; only
+# the work inside them is left out (README, "Noise").
+EXCLUDED = frozenset({
+    "find_name_in_mro",
+    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "_PyObject_Free",
+    "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc", "_PyMem_RawFree",
+    "malloc", "calloc", "realloc", "free", "_int_malloc", "_int_free", "_int_realloc", "malloc_consolidate",
+})
+
+
+def excluded_cost(path: Path, excluded: frozenset[str] = EXCLUDED) -> int:
+    """Instructions spent inside ``excluded`` functions in one dump: the inclusive cost of every call into
+    one of them from a function that is not one of them (so nested calls count once)."""
+    out, fn, callee, in_call = 0, "", "", False
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                if in_call and callee in excluded and fn not in excluded:
+                    fields = line.split()
+                    out += int(fields[1]) if len(fields) > 1 else 0
+                in_call = False
+            elif line.startswith("fn="):
+                fn, in_call = RECURSION.sub("", line[3:].strip()), False
+            elif line.startswith("cfn="):
+                callee = RECURSION.sub("", line[4:].strip())
+            elif line.startswith("calls="):
+                in_call = True
+    return out
+
+
+def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list[list]]:
+    """The ``top`` functions by self and by inclusive instructions per run, over the dumps of one operation."""
+    own, inclusive = Counter(), Counter()
+    for path in paths:
+        o, i = function_costs(path)
+        own.update(o)
+        inclusive.update(i)
+    # An address is a function without a symbol: no reader can tell what it is.
+    return {kind: [[name, round(cost / runs)] for name, cost in counts.most_common()
+                   if not name.startswith("0x")][:top]
+            for kind, counts in (("self", own), ("inclusive", inclusive))}
+
+
+# The child's paths that it names as strings (module files, sys.path, its
+# database): each is reached through a link in a numbered folder whose name
+# is the same wherever the clone is (claim_slot). A path changes what the
+# interpreter allocates and hashes: the same code in a clone at a longer
+# path counted 3-5% more instructions for the smallest operations (the
+# pool checkout, ~90k), more than their tolerance (README, "A history on
+
+
+# System calls, by kind. callgrind counts each where it is made, in libc's
+# wrapper (``fdatasync``, ``pwrite``, ``__fcntl64_nocancel_adjusted``), so
+# the wrapper's name says what the kernel was asked to do.
+SYSCALL_KINDS: dict[str, frozenset[str]] = {
+    "fsync": frozenset({"fsync", "fdatasync", "sync_file_range", "msync", "syncfs"}),
+    "read": frozenset({"read", "pread", "pread64", "readv", "preadv", "preadv2"}),
+    "write": frozenset({"write", "pwrite", "pwrite64", "writev", "pwritev", "pwritev2"}),
+    "open": frozenset({"open", "open64", "openat", "openat64", "creat", "close"}),
+    "network": frozenset({"send", "sendto", "sendmsg", "recv", "recvfrom", "recvmsg", "poll", "ppoll", "select",
+                          "pselect", "connect", "accept", "accept4", "epoll_wait", "getsockopt", "setsockopt"}),
+}
+KINDS = (*SYSCALL_KINDS, "futex", "other")
+# Not counted: the marker itself; what is a vDSO call natively, with no
+# kernel entry (valgrind turns it into a real system call); and the memory
+# kinds, which the allocators make when their state says so, not the code
+# under test (the same reason as EXCLUDED).
+NOT_COUNTED = frozenset({"getppid", "clock_gettime", "gettimeofday", "time", "getcpu",
+                         "mmap", "mmap64", "munmap", "mremap", "madvise", "brk", "sbrk"})
+_WRAPPER = re.compile(r"^_*(?:GI_+)?(?:libc_)?")
+_SUFFIX = re.compile(r"(?:_nocancel.*|@.*|\.constprop.*|'\d+)$")
+
+
+def syscall_kind(function: str) -> str | None:
+    """The kind of system call a libc wrapper makes (None: not counted)."""
+    name = _SUFFIX.sub("", _WRAPPER.sub("", function))
+    if name in NOT_COUNTED:
+        return None
+    if "futex" in name or "lll_lock" in name:
+        return "futex"
+    return next((kind for kind, names in SYSCALL_KINDS.items() if name in names), "other")
+
+
+def _events(path: Path) -> list[str]:
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            if line.startswith("events:"):
+                return line.split()[1:]
+    return []
+
+
+def syscall_counts(path: Path) -> tuple[Counter, Counter]:
+    """System calls in one dump: by kind, and by call site (``wrapper <- caller``: where each was made)."""
+    events = _events(path)
+    if "sysCount" not in events:
+        return Counter(), Counter()
+    column = 1 + events.index("sysCount")
+    own, edges = Counter(), Counter()
+    fn, callee, in_call = "", "", False
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            head = line[:1]
+            if head.isdigit() or head in "+-*":
+                fields = line.split()
+                count = int(fields[column]) if len(fields) > column else 0
+                if count:
+                    if in_call:
+                        edges[_SUFFIX.sub("", fn), _SUFFIX.sub("", callee)] += count
+                    else:
+                        own[_SUFFIX.sub("", fn)] += count
+                in_call = False
+            elif line.startswith("fn="):
+                fn, in_call = line[3:].strip(), False
+            elif line.startswith("cfn="):
+                callee = line[4:].strip()
+            elif line.startswith("calls="):
+                in_call = True
+    kinds = Counter()
+    for function, count in own.items():
+        if kind := syscall_kind(function):
+            kinds[kind] += count
+    sites = Counter({f"{kind}: {callee} <- {caller}": count for (caller, callee), count in edges.items()
+                     if callee in own and caller not in own and (kind := syscall_kind(callee))})
+    return kinds, sites
