@@ -244,6 +244,35 @@ def syscall_counts(path: Path) -> tuple[Counter, Counter]:
     for function, count in own.items():
         if kind := syscall_kind(function):
             kinds[kind] += count
-    sites = Counter({f"{kind}: {callee} <- {caller}": count for (caller, callee), count in edges.items()
-                     if callee in own and caller not in own and (kind := syscall_kind(callee))})
+    callers: dict[str, Counter] = {}
+    for (caller, callee), count in edges.items():
+        callers.setdefault(callee, Counter())[caller] += count
+    sites = Counter()
+    for (caller, callee), count in edges.items():
+        if callee in own and caller not in own and (kind := syscall_kind(callee)):
+            entry = python_entry(caller, callers)
+            sites[f"{kind}: {callee} <- {caller}" + (f", from Python by {entry}" if entry != caller else "")] += count
     return kinds, sites
+
+
+# The interpreter's own call machinery: the function below it on a call
+# chain is the C function that Python code called (sqlite3's commit,
+# os.fsync, a file's write).
+DISPATCH = ("_PyEval_EvalFrameDefault", "_PyEval_Vector", "method_vectorcall", "cfunction_vectorcall",
+            "cfunction_call", "_PyObject_Vectorcall", "PyObject_Vectorcall", "_PyObject_MakeTpCall",
+            "PyObject_Call", "_PyObject_Call", "vectorcall_method", "wrapper_call", "wrap_", "slot_tp_",
+            "PyObject_CallMethod", "_PyFunction_Vectorcall", "builtin_", "type_call")
+
+
+def python_entry(function: str, callers: dict[str, Counter], limit: int = 40) -> str:
+    """Walking up the call chain from ``function`` (by its most frequent caller), the C function that
+    Python code called, or the last one reached."""
+    for _ in range(limit):
+        up = callers.get(function)
+        if not up:
+            return function
+        caller = up.most_common(1)[0][0]
+        if caller.startswith(DISPATCH):
+            return function
+        function = caller
+    return function

@@ -17,7 +17,8 @@ compares the two. Everything here repeats exactly for the same code:
   functions by self and by inclusive instructions per run, from callgrind
   in one process, counted the way the instruction counts are: C functions
   of the interpreter, SQLite and the libraries (``builtin_sum``,
-  ``sqlite3VdbeExec``), which cProfile cannot see.
+  ``sqlite3VdbeExec``), which cProfile cannot see; and ``syscalls``: its
+  system calls per run by call site (``fsync: fdatasync <- unixSync``).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def collect_one(ctx, name: str) -> dict:
     }
 
 
-PARAM = re.compile(r"\('(.*)'\)$")
+PARAM = re.compile(r"\('([^']*)'(?:, '[^']*')*\)$")  # the first parameter: the operation
 
 
 def operation_of(wanted: str) -> str | None:
@@ -162,7 +163,8 @@ FUNCTIONS_KEPT = 300  # per side and kind: enough that what changed is on both l
 
 
 def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, dict]:
-    """Operation -> its top functions by self and inclusive instructions per run ({} without valgrind)."""
+    """Operation -> its top functions by self and inclusive instructions per run, and its system calls per
+    run by call site (``{}`` without valgrind)."""
     from pathlib import Path
 
     from .bench_instructions import CHILD_PROGRAM, specs
@@ -178,7 +180,8 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
         count = Count(specs(names), CHILD_PROGRAM,
                       env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)})
         count.start().finish(top)
-        return count.functions
+        return {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
+                for name, functions in count.functions.items()}
     finally:
         remove_db(db_path)
 
@@ -200,6 +203,6 @@ def collect(wanted: list[str], functions_for: list[str] = ()) -> dict:
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     counted = [op for w in functions_for if (op := operation_of(w)) in out and "error" not in out[op]]
     if counted:
-        for name, functions in collect_functions(list(dict.fromkeys(counted))).items():
-            out[name]["functions"] = functions
+        for name, measured in collect_functions(list(dict.fromkeys(counted))).items():
+            out[name].update(measured)
     return {"operations": out, "ids": ids}

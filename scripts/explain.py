@@ -4,8 +4,9 @@ Each side's target_app is taken from git (``git archive``) and imported in
 the benchmark environment ahead of the installed one; today's suite runs
 ``benchmarks/explain.py`` on it, so base and head are measured the same way.
 The difference is given per operation: statements added or gone (with
-SQLite's query plan where it changed), the Python functions whose call
-counts changed most, and the allocation sites whose bytes grew.
+SQLite's query plan where it changed), the system calls and the C functions
+that changed (callgrind), the Python functions whose call counts changed
+most, and the allocation sites whose bytes grew.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def diff(base: dict, head: dict) -> dict:
         "retained": _grew(base["retained"], head["retained"]),
         "allocated": _grew(base["allocated"], head["allocated"]),
     }
+    if "syscalls" in base and "syscalls" in head:
+        out["syscalls"] = _function_deltas(list(base["syscalls"].items()), list(head["syscalls"].items()))
     if "functions" in base and "functions" in head:
         out["functions"] = {kind: _function_deltas(base["functions"].get(kind, []), head["functions"].get(kind, []))
                             for kind in ("self", "inclusive")}
@@ -131,6 +134,9 @@ def to_markdown(name: str, d: dict) -> str:
         lines += [f"- `{r['delta']:+d} × {_short(r['statement'])}`" for r in d["sql"][:TOP]]
     for p in d["plans"]:
         lines.append(f"Plan of `{_short(p['statement'], 80)}`: {'; '.join(p['before'])} → {'; '.join(p['after'])}")
+    if d.get("syscalls"):
+        lines.append("System calls per run, by kind and where they were made (callgrind, changed):")
+        lines += [f"- `{r['function']}`: {r['before']:g} → {r['after']:g} ({r['delta']:+g})" for r in d["syscalls"]]
     for kind in ("self", "inclusive"):
         rows = d.get("functions", {}).get(kind, [])
         if rows:

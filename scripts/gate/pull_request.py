@@ -34,6 +34,10 @@ def resolve_pair(root: Path, base: str, head: str, merge_base: bool = True) -> P
     return Pair(base_sha, head_sha)
 
 
+# What callgrind measures: their explanation counts functions and system calls under it, on both sides.
+CALLGRIND_IDS = ("bench_instructions.", "bench_syscalls.")
+
+
 def side_project(project: Project, results_dir: Path) -> Project:
     """``project`` writing its results to ``results_dir``, sharing the environments (a copy of asv.conf.json)."""
     from asv import util
@@ -143,7 +147,7 @@ def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
     print(f"[gate] explaining {len(wanted)} counter regression(s)", file=sys.stderr, flush=True)
     try:
         explained, ids = explain(project, pair.base, pair.head, [f.id for f in wanted],
-                                 functions_for=[f.id for f in wanted if ".Instructions." in f.id])
+                                 functions_for=[f.id for f in wanted if f.id.startswith(CALLGRIND_IDS)])
     except UserError as exc:
         print(f"[gate] no explanation: {exc}", file=sys.stderr, flush=True)
         return
