@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scripts.asvtool import ARTEFACTS_DIR
 from scripts.explain import statement_changes
+from scripts.git import commit_titles
 from scripts.pages import code, link_from_asv_pages, page, table
 
 PAGE = "commits.html"
@@ -129,6 +130,7 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
     folder = html_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     rows, prev, before, written = [], None, None, 0
+    titles = commit_titles(root, commits)
     for commit in commits:
         artefacts = load_artefacts(root, machine, commit)
         if not artefacts["sql"] and not artefacts["functions"]:
@@ -136,13 +138,14 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
         (folder / f"{commit}.html").write_text(render_commit(commit, prev, artefacts, before))
         changed = len(sql_changes(before["sql"], artefacts["sql"])) if before else 0
         regressions = listed.get(commit, 0)
-        rows.append([f'<a href="{commit_page(commit)}">{code(commit[:8])}</a>',
-                     f"{changed} operation(s)" if before else "–",
+        date, subject = titles.get(commit, ("", ""))
+        rows.append([f'<a href="{commit_page(commit)}">{code(commit[:8])}</a>', html.escape(date),
+                     html.escape(subject), f"{changed} operation(s)" if before else "–",
                      f"<b>{regressions}</b>" if regressions else "–"])
         prev, before, written = commit, artefacts, written + 1
     body = ("<h1>Commits</h1><p>Each measured commit's page shows the SQL of every route and the top functions of "
             "every operation, and what changed since the commit before. Newest last.</p>"
-            + table(["Commit", "SQL changed in", "Listed regressions"], rows))
+            + table(["Commit", "Date", "Subject", "SQL changed in", "Listed regressions"], rows))
     (html_dir / PAGE).write_text(page("Commits", PAGE, body))
     link_from_asv_pages(html_dir, PAGE, "Commits", "nav-li-commits")
     return written

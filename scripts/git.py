@@ -54,3 +54,25 @@ def extract_tree(root: Path, commit: str, into: Path, *paths: str) -> None:
             git_run(root, "archive", "--format=tar", commit, *paths, stdout=fh, check=True)
         with tarfile.open(archive) as tar:
             tar.extractall(into, filter="data")
+
+
+def commit_titles(root: Path, commits: list[str]) -> dict[str, tuple[str, str]]:
+    """Each of ``commits`` that this repository has -> (its commit date, YYYY-MM-DD, and its subject)."""
+    if not commits:
+        return {}
+    proc = git_run(root, "log", "--no-walk=unsorted", "--format=%H%x00%cs%x00%s", *commits)
+    if proc.returncode != 0:  # a commit measured elsewhere and not fetched here: ask one by one
+        return {c: t for c in commits for c, t in commit_titles_one(root, c).items()}
+    out = {}
+    for line in proc.stdout.splitlines():
+        sha, date, subject = line.split("\0", 2)
+        out[sha] = (date, subject)
+    return out
+
+
+def commit_titles_one(root: Path, commit: str) -> dict[str, tuple[str, str]]:
+    proc = git_run(root, "log", "-1", "--format=%H%x00%cs%x00%s", commit)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return {}
+    sha, date, subject = proc.stdout.strip().split("\0", 2)
+    return {sha: (date, subject)}

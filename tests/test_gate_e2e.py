@@ -53,6 +53,11 @@ def repo(tmp_path_factory):
            "homepage: lazy-load the latest posts' authors")
     branch("cpu15", "target_app/api.py", "def settings():\n",
            "def settings():\n    sum(range(4200))  # planted ~15% CPU\n", "api/settings: planted 15% CPU")
+    # One line of configuration that flushes every commit to disk: in WAL
+    # mode, synchronous=FULL syncs the log at each commit (NORMAL does not).
+    # No statement, byte or instruction count sees it; the timings barely do.
+    branch("flush", "target_app/db.py", 'cursor.execute("PRAGMA synchronous=NORMAL")',
+           'cursor.execute("PRAGMA synchronous=FULL")', "db: flush every commit to disk")
     return r
 
 
@@ -147,3 +152,24 @@ def test_cpu_on_a_route_that_had_no_instruction_count_is_caught(repo, tmp_path):
     assert grown.get("builtin_sum", 0) > 0, why["functions"]
     assert any("builtins.sum" in c["function"] and c["delta"] == 1 for c in why["calls"]), why["calls"]
     assert "Instructions per run by function, self (callgrind, most changed)" in proc.stdout
+
+
+@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
+                    reason="valgrind is not installed")
+def test_a_flush_to_disk_per_write_is_caught_by_the_system_call_counter_and_named(repo, tmp_path):
+    proc, data = gate(repo, "flush", tmp_path, bench=["--bench", "SystemCalls", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    writes = [f"bench_syscalls.SystemCalls.track_syscalls('{op}', 'fsync')"
+              for op in ("POST /settings", "POST /auth/logout", "POST /settings (new key)", "insert_committed_rows")]
+    assert set(writes) <= set(regressed), sorted(regressed)
+    # Only writes sync: no read-only route, and nothing but fsync (and the
+    # reads and locks that come with it) moved.
+    assert not [i for i in regressed if "'GET " in i], sorted(regressed)
+    settings = regressed[writes[0]]
+    assert (settings["before"], settings["after"]) == (0, 1), settings
+    # Why: the call, and the C function Python called to make it.
+    sites = {r["function"]: r["delta"] for r in settings["explanation"]["syscalls"]}
+    assert any(s.startswith("fsync: fdatasync <- ") and "pysqlite_connection_commit" in s and d == 1
+               for s, d in sites.items()), sites
+    assert "System calls per run, by kind and where they were made" in proc.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import subprocess
@@ -134,7 +135,13 @@ def test_history_records_a_failed_build_and_goes_on(tmp_path):
     # A page per measured commit that built, with what its routes sent.
     page = (site / "commits" / f"{c['fixed']}.html").read_text()
     assert "SQL statement(s)" in page and "GET /api/users" in page
-    assert f'href="commits/{c["fixed"]}.html"' in (site / "commits.html").read_text()
+    listing = (site / "commits.html").read_text()
+    assert f'href="commits/{c["fixed"]}.html"' in listing
+    # Each commit beside its date and subject, as git has them.
+    subject = subprocess.run(["git", "log", "-1", "--format=%cs|%s", c["fixed"]], cwd=r.path, text=True,
+                             capture_output=True, check=True).stdout.strip()
+    date, title = subject.split("|", 1)
+    assert f"<td>{date}</td><td>{html.escape(title)}</td>" in listing, listing[-2000:]
     assert not (site / "commits" / f"{c['broken']}.html").exists()
     # A second run measures nothing again, and still reports the failure.
     proc = subprocess.run(history_cmd(r, "--last", "3"), cwd=ROOT, env=ENV, text=True, capture_output=True,
