@@ -99,7 +99,7 @@ TOUCHES: dict[str, tuple[str, ...]] = {
     UNUSED_MODULE.key: ("cold_start",),
     NEW_ROUTE.key: ("cold_start",),
 }
-EXACT_BENCH = [r"^bench_(instructions|counters)\."]
+EXACT_BENCH = [r"^bench_(instructions|counters|syscalls)\."]
 INSTRUCTIONS = "bench_instructions.Instructions.track_instructions"
 REPORT = "layout.json"
 
