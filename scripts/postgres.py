@@ -1,7 +1,8 @@
 """``postgres start|stop|status``: a throwaway PostgreSQL cluster for the suite and the app's tests.
 
 The cluster lives in ``.asv/postgres/`` (its data, its log, its socket and
-the port it listens on), is made by Debian's ``postgresql`` binaries
+the port it listens on; see :class:`Cluster` for a clone the server's user
+cannot reach), is made by Debian's ``postgresql`` binaries
 (``initdb``, ``pg_ctl``), listens on 127.0.0.1 only, and trusts local
 connections: it holds nothing but benchmark data. Started as root, it runs
 as the ``postgres`` user, as PostgreSQL requires. An existing server can be
@@ -12,12 +13,14 @@ this cluster is then never started.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from scripts.errors import UserError
@@ -38,13 +41,40 @@ def binary(name: str) -> str:
 
 
 class Cluster:
-    """The suite's own cluster under ``root/.asv/postgres``."""
+    """The suite's own cluster under ``root/.asv/postgres``.
+
+    Its data, log and socket live there, or, where the ``postgres`` user
+    cannot reach the clone (a clone inside a private home folder, mode
+    0700), in a folder of their own under the system's temporary folder,
+    named after the clone, that ``stop`` removes. ``.asv/postgres/home``
+    says which.
+    """
 
     def __init__(self, root: Path):
         self.folder = (root / FOLDER).resolve()
-        self.data = self.folder / "data"
-        self.log = self.folder / "server.log"
         self.port_file = self.folder / "port"
+        self.home_file = self.folder / "home"
+
+    @property
+    def home(self) -> Path:
+        """Where the data, the log and the socket are."""
+        try:
+            return Path(self.home_file.read_text().strip())
+        except OSError:
+            return self.folder
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
+
+    def _outside(self) -> Path:
+        """The folder of its own, for a clone the server's user cannot reach."""
+        digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"target_app_postgres_{digest}"
 
     @property
     def port(self) -> int | None:
@@ -90,15 +120,18 @@ class Cluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         if owner:
             shutil.chown(self.folder, owner, owner)
-            if self._run("test", "-x", str(self.folder), check=False).returncode != 0:
-                raise UserError(f"the {owner} user cannot reach {self.folder}: let it through the folders above "
-                                f"(chmod o+x), or set {URL_VARIABLE} to a server of your own")
+            if self.home == self.folder and self._run("test", "-x", str(self.folder), check=False).returncode != 0:
+                outside = self._outside()
+                outside.mkdir(mode=0o700, exist_ok=True)
+                shutil.chown(outside, owner, owner)
+                self.home_file.write_text(f"{outside}\n")
+                print(f"[postgres] the {owner} user cannot reach {self.folder}: the cluster lives in {outside}")
         if not (self.data / "PG_VERSION").exists():
             self._run(binary("initdb"), "-D", str(self.data), "-U", USER, "-A", "trust", "-E", "UTF8",
                       "--no-locale", "--no-instructions")
         port = _free_port()
         self.port_file.write_text(f"{port}\n")
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self.folder}"
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {self.home}"
         self._run(binary("pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log),
                   "-o", options)
         exists = self._run(binary("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
@@ -108,11 +141,14 @@ class Cluster:
         return self.url
 
     def stop(self) -> bool:
-        """Stop the cluster; False when it was not running."""
-        if not self.running():
-            return False
-        self._run(binary("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data))
-        return True
+        """Stop the cluster; False when it was not running. A cluster in a folder of its own goes with it."""
+        was_running = self.running()
+        if was_running:
+            self._run(binary("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data))
+        if self.home != self.folder:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home_file.unlink(missing_ok=True)
+        return was_running
 
 
 def _free_port() -> int:

@@ -62,10 +62,29 @@ def test_start_status_stop_on_loopback():
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not HAVE_POSTGRES, reason="only root hands the server to postgres")
-def test_a_folder_the_postgres_user_cannot_reach_is_one_clear_line(tmp_path):
-    # pytest's tmp_path sits in a folder private to root.
-    with pytest.raises(UserError, match="the postgres user cannot reach .*chmod o\\+x"):
-        Cluster(tmp_path).start()
+def test_a_clone_the_postgres_user_cannot_reach_gets_a_cluster_in_a_folder_of_its_own():
+    # A clone inside a private folder (mode 0700, as many home folders are).
+    private = Path(tempfile.mkdtemp(prefix="pg-private-"))
+    private.chmod(0o700)
+    clone = private / "clone"
+    clone.mkdir()
+    cluster = Cluster(clone)
+    try:
+        url = cluster.start()
+        assert cluster.home != cluster.folder and cluster.data.is_dir()
+        assert not cluster.home.is_relative_to(private)
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+        engine.dispose()
+        assert Cluster(clone).start() == url  # running: the same server, found again
+    finally:
+        home = cluster.home
+        assert cluster.stop()
+        shutil.rmtree(private)
+    assert not home.exists()  # stop removes a folder of its own
 
 
 def test_the_postgresql_runs_keep_the_sqlite_history_as_it_was(tmp_path):
