@@ -4,7 +4,7 @@ On this project's shared 2-core VM timings drift (README, "Noise"); the same
 program gives the same instruction count every time, so a small CPU
 regression shows here when no timing can see it (README, "Noise"). Every
 operation the suite times has a count (benchmarks/operations.py, and
-tests/test_coverage.py keeps it so). Needs valgrind, and is skipped
+tests/suite/test_coverage.py keeps it so). Needs valgrind, and is skipped
 without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 

@@ -6,7 +6,7 @@ operation" means the same thing to each of them. An operation is a
 ``prepare`` step, which is not measured (fetching a form's CSRF token,
 deleting what the previous round inserted), and a ``run`` step, which is.
 
-Route operations are named ``METHOD path``. ``tests/test_coverage.py``
+Route operations are named ``METHOD path``. ``tests/suite/test_coverage.py``
 checks that every rule in the app's URL map has one, and that every timed
 benchmark has an instruction count (``TIMED`` below), so coverage cannot
 silently drop.

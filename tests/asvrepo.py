@@ -9,7 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests_helpers import ROOT
+
 # asv environments are expensive (about 40 s of pip installs): share one
 # folder across tests and test runs.
 SHARED_ENV_DIR = Path(os.environ.get("TARGET_APP_TEST_ASV_ENV", Path.home() / ".cache" / "target_app-tests" / "env"))

@@ -1,4 +1,4 @@
-"""Helpers shared by tests."""
+"""Helpers shared by every folder of tests (pytest puts this folder on the path: pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,20 @@ import importlib
 import inspect
 import itertools
 import pkgutil
+import re
 from collections.abc import Iterator
+from pathlib import Path
+
+# The repository's root.
+ROOT = Path(__file__).resolve().parent.parent
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the form in ``html``."""
+    match = CSRF_RE.search(html)
+    assert match, "form has no csrf_token field"
+    return match.group(1)
 
 PREFIXES = ("time_", "track_", "mem_", "peakmem_", "timeraw_")
 

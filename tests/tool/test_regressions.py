@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from tests_helpers import ROOT
 
 from scripts.asvtool import CommitResult
 from scripts.regressions import find_regressions, to_json, to_markdown
 from scripts.rules import load_rules
 
-RULES = load_rules(Path(__file__).resolve().parent.parent)
+RULES = load_rules(ROOT)
 STMT = "bench_counters.SqlStatements.track_statements"
 INSTR = "bench_instructions.Instructions.track_instructions"
 HOME = "bench_pages.HomePage.time_homepage"

@@ -10,15 +10,12 @@ import importlib
 import os
 import pkgutil
 import shutil
-from pathlib import Path
 
 import pytest
-from tests_helpers import benchmark_methods
+from tests_helpers import ROOT, benchmark_methods
 
 import benchmarks
 from benchmarks import common
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def discover():
@@ -265,15 +262,15 @@ def test_asv_check_passes_and_discovers_every_benchmark():
 
 def test_no_benchmark_version_changes_unnoticed():
     """asv versions a benchmark by the source of its method and setup (or its ``version``): a version that
-    changes restarts that benchmark's history. tests/benchmark_versions.json holds today's; a change must be
+    changes restarts that benchmark's history. tests/suite/benchmark_versions.json holds today's; a change must be
     made there on purpose, in the commit that changes the meaning, and named in its message."""
     import json
 
     from asv_runner.discovery import disc_benchmarks
 
-    pinned = json.loads((ROOT / "tests" / "benchmark_versions.json").read_text())
+    pinned = json.loads((ROOT / "tests" / "suite" / "benchmark_versions.json").read_text())
     now = {b.name: b.version for b in disc_benchmarks(str(ROOT / "benchmarks"))}
     changed = sorted(name for name in pinned.keys() & now.keys() if pinned[name] != now[name])
     assert not changed, (f"version changed: {changed}. Keep clean-ups outside the benchmark's methods, or bump "
-                         "its `version` on purpose and update tests/benchmark_versions.json")
-    assert now.keys() == pinned.keys(), "a benchmark was added or removed: update tests/benchmark_versions.json"
+                         "its `version` on purpose and update tests/suite/benchmark_versions.json")
+    assert now.keys() == pinned.keys(), "a benchmark was added or removed: update tests/suite/benchmark_versions.json"

@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from tests_helpers import ROOT
 
 from scripts.calibrate.plants import PLANTS, plant_history
 from scripts.calibrate.report import PlantCheck, Report, svg_plot, to_markdown
 from scripts.calibrate.run import matches, site_regressions
 from scripts.errors import UserError
-
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-from conftest import csrf_from
+from tests_helpers import csrf_from
 
 
 def test_settings_requires_login(client):

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import re
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 import pytest
-from tests_helpers import benchmark_ids
+from tests_helpers import ROOT, benchmark_ids
 
 from scripts.errors import UserError
 from scripts.rules import asv_thresholds, load_rules, write_asv_thresholds
 
-ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules(ROOT)
 IDS = {ident: ident.split("(")[0] for ident in benchmark_ids()}
 

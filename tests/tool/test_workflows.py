@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests_helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 UNTRUSTED = re.compile(

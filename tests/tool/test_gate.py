@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from tests_helpers import ROOT
 
 from scripts.asvtool import CommitResult
 from scripts.gate.judge import compare_results as judge
@@ -16,7 +16,7 @@ from scripts.rules import Budget, load_rules
 
 # The project's counter, rate and track rules, with one global timing factor
 # and no budgets: the logic under test, not today's per-benchmark numbers.
-RULES = replace(load_rules(Path(__file__).resolve().parent.parent), factors={}, budgets=())
+RULES = replace(load_rules(ROOT), factors={}, budgets=())
 
 
 def compare_results(base, head, rules=RULES, **kwargs):

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests_helpers import ROOT
 
 from scripts.cli import shard
 from scripts.errors import UserError
 from scripts.results import merge
 
-ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
 COLUMNS = ["result", "params", "version", "started_at", "duration"]
 

@@ -1,23 +1,14 @@
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 from sqlalchemy import create_engine, text
+from tests_helpers import csrf_from
 
 from target_app import create_app, db
 from target_app.config import TestConfig
 from target_app.seed import SEED_PASSWORD, seed
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "form has no csrf_token field"
-    return match.group(1)
-
 
 # The app's tests run on SQLite (in memory) by default, and on PostgreSQL
 # when this names a server (`python3 -m scripts postgres start` prints one):

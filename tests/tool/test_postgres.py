@@ -11,11 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tests_helpers import ROOT
 
 from scripts.errors import UserError
 from scripts.postgres import INSTALL_HINT, Cluster, binary
 
-ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
 HAVE_POSTGRES = bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 

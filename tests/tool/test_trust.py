@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from tests_helpers import ROOT
 
 from scripts.rules import load_rules
 from scripts.trust import NAV_ITEM, PAGE, add_page, render
 
-ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules(ROOT)
 
 

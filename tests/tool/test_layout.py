@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+from tests_helpers import ROOT
 
 from scripts.asvtool import CommitResult
 from scripts.calibrate import layout
 from scripts.calibrate.plants import plant_history
 from scripts.rules import load_rules
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "bench_instructions.Instructions.track_instructions"
 OPS = ["'GET /'", "'cold_start'"]
 
