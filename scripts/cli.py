@@ -48,10 +48,14 @@ def _project(args: argparse.Namespace):
     from scripts.asvtool import Project
 
     root = Path(args.repo).resolve()
+    # The run-wide settings go into this process's environment here, once,
+    # and nowhere below: asv and the suite read them from there.
     if getattr(args, "db", "sqlite") == "postgresql":
-        from scripts.postgres import use_postgres
+        from scripts.postgres import postgres_run
 
-        return Project(root, config=use_postgres(root, getattr(args, "machine", None)))
+        config, env = postgres_run(root, getattr(args, "machine", None))
+        os.environ.update(env)
+        return Project(root, config=config)
     if getattr(args, "machine", None):
         os.environ["ASV_MACHINE"] = args.machine  # machine_name() creates it if needed
     return Project(root)

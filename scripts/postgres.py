@@ -196,16 +196,15 @@ def machine_for(machine: str) -> str:
     return machine if machine.endswith(MACHINE_SUFFIX) else machine + MACHINE_SUFFIX
 
 
-def use_postgres(root: Path, machine: str | None) -> str:
-    """Point this process's asv runs at PostgreSQL: the server, the machine name; returns the asv config to use."""
+def postgres_run(root: Path, machine: str | None) -> tuple[str, dict[str, str]]:
+    """What a run on PostgreSQL needs: the asv config to use, and the environment it runs in (the server for
+    the suite, the machine name). The command line sets that environment, once, for the whole run."""
     url = configured_url(root)
     if url is None:
         raise UserError(f"no PostgreSQL to benchmark on: python3 -m scripts postgres start, or set {URL_VARIABLE}")
     from scripts.asvtool import machine_name
 
-    os.environ[BENCH_VARIABLE] = url
-    os.environ["ASV_MACHINE"] = machine_for(machine or machine_name())
-    return asv_config(root)
+    return asv_config(root), {BENCH_VARIABLE: url, "ASV_MACHINE": machine_for(machine or machine_name())}
 
 
 # benchmarks/databases.py reads it (the suite is not imported here: it imports target_app).
