@@ -7,7 +7,7 @@ The numbers come from benchmarks/rules.toml (:mod:`scripts.rules`):
   *and*, where raw samples were recorded, the fastest sample is slower by
   the factor too: this machine's vCPU flips between a fast and a ~2x slower
   state for seconds at a time, which moves medians of identical code while
-  the fastest samples move less (README, "Noise");
+  the fastest samples move less (docs/measurements.md, "Noise");
 - a **counter** regresses on any rise beyond its tolerance;
 - a **rate** regresses below its minimum;
 - a single-valued **track** regresses beyond its wider factor and floor;
@@ -155,9 +155,9 @@ def judge_time(f: Finding, factor: float, b_stats, h_stats, b_samp, h_samp) -> N
     elif ratio < 1 / factor and f.significant and fastest_agrees:
         f.status = "improved"
     elif ratio > factor and not f.significant:
-        f.note = "slower, but not statistically significant"
+        f.note, f.noise = "slower, but not statistically significant", True
     elif ratio > factor:
-        f.note = f"median slower, but the fastest sample is not (×{f.min_ratio:.2f}): machine noise"
+        f.note, f.noise = f"median slower, but the fastest sample is not (×{f.min_ratio:.2f}): machine noise", True
 
 
 def judge_track(f: Finding, rules: Rules, factor: float) -> None:
@@ -186,7 +186,7 @@ def confirm_timings(first: Verdict, second: Verdict) -> list[Finding]:
     for f in first.findings:
         if f.status == "regressed" and f.kind == "time" and f.before is not None and f.after is not None \
                 and f.id not in again:
-            f.status = "unchanged"
+            f.status, f.noise = "unchanged", True
             f.note = (f"median slower (×{f.ratio:.2f}) in the first run only; a second interleaved run did not "
                       "confirm it: machine noise")
             demoted.append(f)

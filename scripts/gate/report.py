@@ -81,7 +81,7 @@ def to_markdown(v: Verdict, site_url: str = "") -> str:
         for b in v.budgets:
             lines.append(f"| {b.name} | `{b.benchmark}` | {b.value:.4g} | {b.limit} | {'yes' if b.enforce else 'no'} |")
         lines.append("")
-    noisy = [f for f in v.findings if f.note.startswith(("slower, but not", "median slower"))]
+    noisy = [f for f in v.findings if f.noise]
     if noisy:
         lines.append(f"<details><summary>{len(noisy)} timing(s) slower beyond the factor, judged noise"
                      "</summary>\n")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Status = Literal["regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"]
 
 
 @dataclass
@@ -15,8 +18,11 @@ class Finding:
     after: float | None
     ratio: float | None
     significant: bool | None
-    status: str  # "regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"
+    status: Status
     note: str = ""
+    # Slower beyond the factor, but judged machine noise (not significant, the
+    # fastest sample not slower, or not confirmed by a second run).
+    noise: bool = False
     min_ratio: float | None = None
     explanation: dict | None = None  # what changed in the operation behind it (scripts/explain.py)
 
