@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.bootstrap import ROOT
+from scripts.ids import benchmark_id  # noqa: F401 - importable from here as before
 
 
 class AsvError(Exception):
@@ -202,9 +203,6 @@ def param_labels(params: list) -> list[str]:
     return [", ".join(str(v) for v in combo) for combo in itertools.product(*params)]
 
 
-def benchmark_id(name: str, label: str) -> str:
-    """``name(label)``: a benchmark id as the gate, the rules and asv's regressions page spell it."""
-    return f"{name}({label})" if label else name
 
 
 def load_results(results_dir: Path, machine: str) -> dict[str, CommitResult]:

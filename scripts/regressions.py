@@ -15,13 +15,13 @@ from which nothing builds, are listed at the commit where they started.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scripts.asvtool import CommitResult, Project, benchmark_id, load_results, machine_name, param_labels
+from scripts.asvtool import CommitResult, Project, load_results, machine_name, param_labels
 from scripts.gate.judge import compare_results
 from scripts.git import git
+from scripts.ids import benchmark_id, benchmark_name, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 
 ERRORS_DIR = Path(".asv") / "errors"
@@ -71,7 +71,7 @@ def find_regressions(results: dict[str, CommitResult], order: list[str], rules: 
         series = [c for c in built if name in results[c].values and results[c].versions.get(name) == version]
         for i, label in enumerate(param_labels(latest.params.get(name) or [])):
             points = [(c, _at(results[c].value_list(name), i)) for c in series]
-            points = [(c, v) for c, v in points if not (isinstance(v, float) and math.isnan(v))]
+            points = [(c, v) for c, v in points if not is_nan(v)]
             out += _regressions_of(results, points, name, label, rules, factor, errors)
     return sorted(out, key=lambda r: (measured.index(r.commit), r.benchmark))
 
@@ -131,7 +131,7 @@ def _failure(points, ident, errors) -> list[Regression]:
     if start == 0:
         return []  # it never worked: nothing regressed
     commit, (before_commit, before) = points[start][0], points[start - 1]
-    note = errors.get(commit, {}).get(ident) or errors.get(commit, {}).get(ident.split("(")[0]) or "it fails"
+    note = errors.get(commit, {}).get(ident) or errors.get(commit, {}).get(benchmark_name(ident)) or "it fails"
     return [Regression(ident, commit, before_commit, before, None, "", "failed", note)]
 
 

@@ -15,10 +15,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from scripts.errors import UserError
+from scripts.ids import is_timing
 
 RULES_FILE = Path("benchmarks") / "rules.toml"
 DEFAULT_FACTOR = 1.10
-TIME_PREFIXES = ("time_", "timeraw_")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Rules:
 
     def kind(self, benchmark: str) -> str:
         """time, rate, counter or track: how a benchmark (by name) is judged."""
-        if benchmark.rsplit(".", 1)[-1].startswith(TIME_PREFIXES):
+        if is_timing(benchmark):
             return "time"
         if lookup(self.rates, benchmark, benchmark) is not None:
             return "rate"

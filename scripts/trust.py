@@ -11,6 +11,7 @@ import html
 import json
 from pathlib import Path
 
+from scripts.ids import benchmark_name
 from scripts.pages import code, link_from_asv_pages, nav_item, page, table
 from scripts.rules import Rules
 
@@ -85,7 +86,7 @@ def _benchmarks(report: dict, rules: Rules) -> str:
     noise, worst = report.get("noise", {}), report.get("aa_min_ratio", {})
     rows = []
     for ident in sorted(set(noise) | set(shown)):
-        name = ident.split("(")[0]
+        name = benchmark_name(ident)
         floor = f"{noise[ident]:.1%}" if ident in noise else "–"
         moved = f"×{worst[ident]:.2f}" if ident in worst else "–"
         caught = "; ".join(html.escape(s) for s in shown.get(ident, [])) or "–"

@@ -8,6 +8,7 @@ from pathlib import Path
 from scripts.asvtool import Project, load_results, machine_name, param_labels
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import side_project
+from scripts.ids import benchmark_id, is_timing
 from scripts.rules import Rules
 
 
@@ -32,11 +33,11 @@ def noise_floors(dirs: list[Path], commit: str) -> tuple[dict[str, float], dict[
     fastest: dict[str, list[float]] = {}
     for r in runs:
         for name, stats in r.stats.items():
-            if not name.rsplit(".", 1)[-1].startswith(("time_", "timeraw_")):
+            if not is_timing(name):
                 continue
             labels = param_labels(r.params.get(name) or [])
             for label, st, samples in zip(labels, stats or [], r.samples.get(name) or [], strict=False):
-                ident = f"{name}({label})" if label else name
+                ident = benchmark_id(name, label)
                 if not samples:
                     continue
                 med = statistics.median(samples)
@@ -55,7 +56,7 @@ def suggest_factors(dirs: list[Path], commit: str, factor: float, margin: float 
     slower by the factor; for each benchmark this takes the worst such
     same-code move over every pair of runs, times ``margin``, and keeps it
     where it is above the global ``factor``. A few runs see only part of
-    the tail, hence the margin (README, "Noise", has what it was measured to do).
+    the tail, hence the margin (docs/measurements.md, "Noise", has what it was measured to do).
     """
     machine = machine_name()
     runs = [r for r in (load_results(d, machine).get(commit) for d in dirs) if r is not None]

@@ -28,6 +28,7 @@ from scripts.calibrate.report import PlantCheck, Report, to_markdown, write_repo
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import Pair, confirm_run
+from scripts.ids import benchmark_name
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 
 
@@ -101,7 +102,7 @@ def rejudge(workdir: Path, commits: dict[str, str], plants: tuple[Plant, ...], f
 def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR, aa: int = 6,
               plants: tuple[Plant, ...] = PLANTS, bench: list[str] | None = None, quick: bool = False,
               do_bisect: bool = True, callgrind: bool = True) -> Report:
-    """Plant, run, check and report (README, "Proving it catches regressions", has its cost)."""
+    """Plant, run, check and report (docs/measurements.md, "Proving it catches regressions", has its cost)."""
     from scripts.history import run_history
 
     start = time.monotonic()
@@ -143,7 +144,7 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
                 # Bisect on the cheapest expected benchmark, not the instruction counts (valgrind).
                 candidates = matches(flagged, plant.expected)
                 target = next((c for c in candidates if "track_instructions" not in c), candidates[0])
-                pattern = re.escape(target.split("(")[0])
+                pattern = re.escape(benchmark_name(target))
                 check.bisect = bisect(clone, commits[order[0]], commit if i + 1 == len(plants) else commits[
                     order[i + 1]], pattern)
         report.plants.append(check)

@@ -8,7 +8,7 @@ of its own on top of that commit, a mutant of each kind (KINDS,
 is measured with the deterministic benchmarks only and judged as the gate
 judges, against the same measurements of the starting commit; it is
 caught when the gate exits 1 with a benchmark of that route among the
-regressions (:func:`expected_ids`). The README ("The sweep") has what it
+regressions (:func:`expected_ids`). The docs/measurements.md, "The sweep") has what it
 found."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from scripts.calibrate.plants import share_environments
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.git import git
+from scripts.ids import BenchmarkId, is_nan
 from scripts.rules import DEFAULT_FACTOR, load_rules
 
 KINDS = ("cpu", "sql", "n_plus_1", "leak", "io")
@@ -217,14 +218,13 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
 
 def base_result_value(result, ident: str) -> float | None:
     """The value of one benchmark id (with its parameter) in ``result``."""
-    name, _, label = ident.partition("(")
-    label = label[:-1] if label else ""
+    name, label = BenchmarkId.parse(ident).name, BenchmarkId.parse(ident).params
     if name not in result.values:
         return None
     labels = param_labels(result.params.get(name) or [])
     values = result.values[name] if isinstance(result.values[name], list) else [result.values[name]]
     for lab, value in zip(labels, values, strict=False):
-        if lab == label and isinstance(value, int | float) and value == value:
+        if lab == label and isinstance(value, int | float) and not is_nan(value):
             return float(value)
     return None
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from scripts.asvtool import CommitResult, param_labels
 from scripts.gate.verdict import BudgetViolation
+from scripts.ids import BenchmarkId, benchmark_id, is_missing
 from scripts.rules import Budget
 
 
@@ -19,15 +18,15 @@ def check_budgets(head: CommitResult, budgets: tuple[Budget, ...] | list[Budget]
     for budget in budgets:
         enforced = budget.enforce if enforce is None else enforce
         for ref in budget.benchmarks:
-            name, _, param = ref.partition("(")
+            name, param = BenchmarkId.parse(ref).name, BenchmarkId.parse(ref).params
             param = param.removesuffix(")")
             if name not in head.values:
                 continue
             for label, value in zip(param_labels(head.params.get(name) or []), head.value_list(name),
                                     strict=False):
-                if (param and label != param) or value is None or (isinstance(value, float) and math.isnan(value)):
+                if (param and label != param) or is_missing(value):
                     continue
-                shown = f"{name}({label})" if label else name
+                shown = benchmark_id(name, label)
                 for measured, limit, broken in _limits(budget, value, label):
                     if broken:
                         out.append(BudgetViolation(budget.name, shown, measured, limit, enforced))

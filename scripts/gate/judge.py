@@ -21,6 +21,7 @@ import math
 from scripts.asvtool import CommitResult, param_labels
 from scripts.gate.budgets import check_budgets
 from scripts.gate.verdict import Finding, Verdict
+from scripts.ids import is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 
 
@@ -77,7 +78,7 @@ def _compare_benchmark(base: CommitResult, head: CommitResult, name: str, rules:
     for i, label in enumerate(labels):
         f = Finding(name, label, kind, unit, _at(base.value_list(name), i), _at(head.value_list(name), i), None,
                     None, "unchanged")
-        if _is_nan(f.before) or _is_nan(f.after):
+        if is_nan(f.before) or is_nan(f.after):
             f.note = "skipped (n/a) on one side"
         elif f.after is None and f.before is None:
             f.status, f.note = "failed", "fails on base and head"
@@ -101,10 +102,6 @@ def _compare_benchmark(base: CommitResult, head: CommitResult, name: str, rules:
 
 def _at(seq, i):
     return seq[i] if seq and i < len(seq) else None
-
-
-def _is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)
 
 
 def _ratio(f: Finding) -> float:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from scripts.gate.verdict import Finding, Verdict
+from scripts.ids import is_nan
 
 
 def _fmt(value, unit: str) -> str:
     if value is None:
         return "failed"
-    if (isinstance(value, float) and math.isnan(value)):
+    if is_nan(value):
         return "n/a"
     if unit in ("seconds", ""):
         if unit == "seconds":

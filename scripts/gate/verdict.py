@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from scripts.ids import benchmark_id
+
 Status = Literal["regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"]
 
 
@@ -28,7 +30,7 @@ class Finding:
 
     @property
     def id(self) -> str:
-        return f"{self.benchmark}({self.params})" if self.params else self.benchmark
+        return benchmark_id(self.benchmark, self.params)
 
 
 @dataclass

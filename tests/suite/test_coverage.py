@@ -16,7 +16,7 @@ from target_app import create_app
 from target_app.config import TestConfig
 
 # Flask's own static route serves files from target_app/static: no view of
-# the app's runs there, so no plant could be put in it (README, "The sweep").
+# the app's runs there, so no plant could be put in it (docs/measurements.md, "The sweep").
 NOT_APP_VIEWS = {"static"}
 
 

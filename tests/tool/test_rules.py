@@ -105,3 +105,16 @@ def test_rules_command_lists_every_benchmark_id(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert {line.split("\t")[0] for line in lines} == set(IDS)
     assert "bench_pages.Routes.time_route('/')\ttime\tslower than x1.97, significant, confirmed\tsite 0.97" in lines
+
+
+def test_a_benchmark_id_is_built_and_parsed_in_one_place():
+    from scripts.ids import BenchmarkId, benchmark_id, is_missing, is_nan, is_timing
+
+    ident = "bench_syscalls.SystemCalls.track_syscalls('POST /settings', 'fsync')"
+    parsed = BenchmarkId.parse(ident)
+    assert (parsed.name, parsed.params) == ("bench_syscalls.SystemCalls.track_syscalls", "'POST /settings', 'fsync'")
+    assert str(parsed) == ident == benchmark_id(parsed.name, parsed.params)
+    assert str(BenchmarkId.parse("bench_pages.HomePage.time_homepage")) == "bench_pages.HomePage.time_homepage"
+    assert is_timing("bench_pages.Routes.time_route('/')") and is_timing("a.B.timeraw_x")
+    assert not is_timing("bench_counters.SqlStatements.track_statements('/')")
+    assert is_nan(float("nan")) and not is_nan(None) and is_missing(None) and not is_missing(0.0)
