@@ -6,15 +6,13 @@ The first run creates ``.venv`` and installs what the commands need.
 import sys
 
 from scripts.bootstrap import ensure_venv
-
-COMMANDS = ("setup", "test", "history", "compare", "calibrate", "regressions", "explain", "rules", "merge", "results",
-            "postgres", "publish", "serve")
+from scripts.cli import commands
 
 
 def _entry() -> int:
     argv = sys.argv[1:]
     # Set up .venv only for a real command: a typo gets argparse's one-line error at once.
-    if argv and argv[0] in COMMANDS and not {"-h", "--help"} & set(argv):
+    if argv and argv[0] in commands() and not {"-h", "--help"} & set(argv):
         ensure_venv(argv)
     from scripts.cli import main
 

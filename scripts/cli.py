@@ -1,20 +1,9 @@
 """``python3 -m scripts COMMAND``: argument parsing in front of pure functions.
 
-Commands:
-  setup     create .venv with everything installed
-  test      lint and run the test suite
-  history   benchmark recent commits of target_app and publish the site
-  compare   the pull-request gate: BASE vs HEAD, exit 0/1/2
-  calibrate plant known regressions and prove the suite catches them
-  regressions  the history's current regressions (exit 1 when there are any)
-  explain   why benchmarks changed between two revisions: SQL, calls, memory
-  rules     every benchmark id and the rule that judges it (benchmarks/rules.toml)
-  merge     merge results folders (the shards of a history) into .asv/results
-  results   pull or push .asv/results from or to the results branch
-  postgres  start, stop or look at the suite's own PostgreSQL cluster
-  publish   publish the site from the results already recorded
-  serve     look at the published site on 127.0.0.1
-"""
+A command is one ``add_parser`` in :func:`build_parser` and its ``cmd_*``
+function; the command list (``--help``, the bootstrap's) comes from the
+parser. This module imports only the standard library at the top, so the
+bootstrap can read the commands before ``.venv`` exists."""
 
 from __future__ import annotations
 
@@ -318,7 +307,8 @@ def _repo(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m scripts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python3 -m scripts",
+        description="Benchmark target_app's history, gate pull requests, and prove it (README.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -451,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     _repo(p)
     p.set_defaults(func=cmd_serve)
     return parser
+
+
+def commands() -> list[str]:
+    """Every command's name, from the parser."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
 
 
 def main(argv: list[str] | None = None) -> int:
