@@ -4,33 +4,11 @@ A timing moves a few percent between runs; these give the same number on
 every run of the same commit, so any change is a real change in the code.
 """
 
-import gc
-import sys
-import tracemalloc
-
-from . import artefacts
-from .common import GET_ROUTES, StatementCounter, fixture, get_ok
+from . import measures
+from .common import GET_ROUTES, fixture
 from .exact import measure_exact
-from .operations import FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
-
-MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
-
-
-def per_route(routes, measure) -> dict:
-    """``measure(route)`` for each route, in one process (a process each cost ~0.2 s of set-up).
-
-    A route this commit lacks is kept as a skip, a route that fails as a
-    failure, so that one broken route does not fail the others.
-    """
-    out = {}
-    for route in routes:
-        try:
-            out[route] = measure(route)
-        except NotImplementedError as exc:
-            out[route] = ("skip", str(exc))
-        except Exception as exc:  # noqa: BLE001 - recorded, and raised for this route alone
-            out[route] = ("fail", f"{type(exc).__name__}: {exc}")
-    return out
+from .measures import MAIN_ROUTES, per_route, retained_per_run  # noqa: F401 - importable from here as before
+from .operations import FORM_POSTS, ROUTE_NAMES
 
 
 def check_route(cache, route) -> None:
@@ -66,16 +44,7 @@ class SqlStatements(_ExactPerRoute):
     version = "2"
 
     def measure(self):
-        f = fixture()
-
-        def measure(route):
-            get_ok(f.client, route)  # warm-up
-            with StatementCounter(f.engine()) as counter:
-                get_ok(f.client, route)
-            artefacts.keep_statements(f"GET {route}", counter.statements)
-            return counter.count
-
-        return per_route(self.params, measure)
+        return measures.sql_statements(self.params)
 
     def track_statements(self, cache, route):
         return self.value(cache, route)
@@ -100,38 +69,12 @@ class AllocatedBytes(_ExactPerRoute):
     version = "2"
 
     def measure(self):
-        client = fixture().client
-
-        def measure(route):
-            for _ in range(self.WARMUP):
-                get_ok(client, route)
-            return peak_bytes(client, route, self.SAMPLES)
-
-        return per_route(self.params, measure)
+        return measures.allocated_bytes(self.params, self.WARMUP, self.SAMPLES)
 
     def track_bytes(self, cache, route):
         return self.value(cache, route)
 
     track_bytes.unit = "bytes"
-
-
-def peak_bytes(client, route: str, samples: int) -> int:
-    """The least peak of ``samples`` requests, in whole KiB (see AllocatedBytes)."""
-    peaks = []
-    gc.collect()
-    gc.disable()  # a collection mid-request would move the peak
-    tracemalloc.start()
-    try:
-        for _ in range(samples):
-            tracemalloc.clear_traces()
-            base = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            get_ok(client, route)
-            peaks.append(tracemalloc.get_traced_memory()[1] - base)
-    finally:
-        tracemalloc.stop()
-        gc.enable()
-    return round(min(peaks) / 1024) * 1024
 
 
 class PoolConnections:
@@ -172,40 +115,6 @@ class PoolConnections:
     track_connections.unit = "connections"
 
 
-_NOT_COUNTED = [tracemalloc.Filter(False, "*/sqlalchemy/pool/base.py")]
-
-
-def _live_bytes() -> int:
-    gc.collect()
-    sys._clear_type_cache()
-    snapshot = tracemalloc.take_snapshot().filter_traces(_NOT_COUNTED)
-    return sum(stat.size for stat in snapshot.statistics("filename"))
-
-
-def retained_per_run(op, ctx, runs: int, windows: int = 2) -> int:
-    """Live bytes gained per run of ``op`` (see RetainedBytes): the least of ``windows`` windows of ``runs``.
-
-    A cache that grows once (a dict doubling, say) lands in one window; a
-    leak grows in every window, so the least of two is the leak.
-    """
-    gc.collect()
-    gc.freeze()  # what exists now is not this measurement's: collections skip it (10x cheaper)
-    tracemalloc.start()
-    try:
-        op.once(ctx)  # allocations made once, on the first traced run
-        _live_bytes()  # the first reading compiles and caches its filter
-        gained = []
-        for _ in range(windows):
-            before = _live_bytes()
-            for _ in range(runs):
-                op.once(ctx)
-            gained.append(_live_bytes() - before)
-        return round(min(gained) / runs)
-    finally:
-        tracemalloc.stop()
-        gc.unfreeze()
-
-
 class FormStatements(_ExactPerRoute):
     """SQL statements of one form submission (the POST alone, not the page before it)."""
 
@@ -214,18 +123,7 @@ class FormStatements(_ExactPerRoute):
     version = "1"
 
     def measure(self):
-        ctx = counting_context()
-
-        def measure(route):
-            op = OPERATIONS[route]
-            op.once(ctx)  # warm-up
-            prepared = op.prepare(ctx)
-            with StatementCounter(ctx.engine) as counter:
-                op.run(ctx, prepared)
-            artefacts.keep_statements(route, counter.statements)
-            return counter.count
-
-        return per_route(self.params, measure)
+        return measures.form_statements(self.params)
 
     def track_statements(self, cache, route):
         return self.value(cache, route)
@@ -247,7 +145,7 @@ class RetainedBytes(_ExactPerRoute):
     a pool that leaks connections is PoolConnections' job). A form's page
     (its CSRF token) is fetched before each POST and counted too: what it
     frees does not show, what it keeps does. Peak bytes during a request
-    are AllocatedBytes' job; the README ("Noise") has the spread.
+    are AllocatedBytes' job; docs/measurements.md ("Noise") has the spread.
     """
 
     params = ROUTE_NAMES
@@ -257,20 +155,11 @@ class RetainedBytes(_ExactPerRoute):
     version = "1"
 
     def measure(self):
-        # Each route warmed up and measured in turn, always in the same order.
-        ctx = counting_context()
-
-        def measure(route):
-            op = OPERATIONS[route]
-            for _ in range(self.WARMUP):
-                op.once(ctx)
-            return retained_per_run(op, ctx, self.REQUESTS)
-
-        return per_route(self.params, measure)
+        return measures.retained_bytes(self.params, self.WARMUP, self.REQUESTS)
 
     def track_retained_bytes(self, cache, route):
         # Whole 64-byte steps: retentions below that come and go with caches
-        # that grow once (README, "Noise"); a leak of 256 bytes shows as 256.
+        # that grow once (docs/measurements.md, "Noise"); a leak of 256 bytes shows as 256.
         return max(0, self.value(cache, route)) // 64 * 64
 
     track_retained_bytes.unit = "bytes/request"

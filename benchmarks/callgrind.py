@@ -18,7 +18,7 @@ for what it measures, with callgrind's own client request
 (``CALLGRIND_START_INSTRUMENTATION``) from a tiny library compiled here
 once (:func:`requests_library`). Without a C compiler the run is
 instrumented from the start: slower, and the same counts, because only the
-code between markers counts. The README ("Noise") has the measured cost
+code between markers counts. docs/measurements.md ("Noise") has the measured cost
 and spread.
 """
 
@@ -106,7 +106,7 @@ def requests_library() -> Path | None:
 # beside it (which connection of the pool it gets, what that connection's
 # page cache holds, where the allocator's free lists stand): in one process
 # for all, the user lookup's count moved 12% when the logout that ran
-# before it started to write (README, "Noise"). The child warms the
+# before it started to write (docs/measurements.md, "Noise"). The child warms the
 # operation up, collects and stops the collector, switches
 # instrumentation on, runs the measured part between markers, writes how
 # it went to $CG_MANIFEST/<index>.json, and ends without the interpreter's
@@ -245,7 +245,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
 # is the same wherever the clone is (claim_slot). A path changes what the
 # interpreter allocates and hashes: the same code in a clone at a longer
 # path counted 3-5% more instructions for the smallest operations (the
-# pool checkout, ~90k), more than their tolerance (README, "A history on
+# pool checkout, ~90k), more than their tolerance (docs/measurements.md, "A history on
 # several machines").
 STABLE_VARIABLES = ("CG_BENCH", "CG_DB", "CG_REQUESTS")
 

@@ -123,7 +123,7 @@ def function_costs(path: Path) -> tuple[Counter, Counter]:
 #   free block and which must open a pool or an arena depends on what was
 #   allocated before.
 # The calls into them are still made and counted by their callers; only
-# the work inside them is left out (README, "Noise").
+# the work inside them is left out (docs/measurements.md, "Noise").
 EXCLUDED = frozenset({
     "find_name_in_mro",
     "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "_PyObject_Free",
@@ -164,14 +164,6 @@ def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list
     return {kind: [[name, round(cost / runs)] for name, cost in counts.most_common()
                    if not name.startswith("0x")][:top]
             for kind, counts in (("self", own), ("inclusive", inclusive))}
-
-
-# The child's paths that it names as strings (module files, sys.path, its
-# database): each is reached through a link in a numbered folder whose name
-# is the same wherever the clone is (claim_slot). A path changes what the
-# interpreter allocates and hashes: the same code in a clone at a longer
-# path counted 3-5% more instructions for the smallest operations (the
-# pool checkout, ~90k), more than their tolerance (README, "A history on
 
 
 # System calls, by kind. callgrind counts each where it is made, in libc's

@@ -48,7 +48,7 @@ class Timed:
 
     This machine's vCPU alternates between a fast and a slower state for
     seconds at a time, so each timing takes many short samples in two
-    rounds; asv reports their median. The README's "Noise" section has the
+    rounds; asv reports their median. The "Noise" section of docs/measurements.md has the
     measurements.
     """
 

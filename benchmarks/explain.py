@@ -60,7 +60,7 @@ LIBRARY = re.compile(r"^.*/(?:site-packages|lib/python3\.\d+)/")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 # Not the operation's doing: tracemalloc's own bookkeeping, and sqlite3's list
 # of cursor weak references that SQLAlchemy's pool holds (swept every 200
-# cursors; RetainedBytes leaves it out too, README "Noise").
+# cursors; RetainedBytes leaves it out too, docs/measurements.md, "Noise").
 NOT_THE_OPERATION = ("tracemalloc.py", "sqlalchemy/pool/base.py")
 
 
@@ -167,9 +167,9 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
     run by call site (``{}`` without valgrind)."""
     from pathlib import Path
 
-    from .bench_instructions import CHILD_PROGRAM, specs
     from .callgrind import Count, valgrind
     from .common import CHEAP_HASH, bench_db, remove_db
+    from .measures import CHILD_PROGRAM, specs
 
     try:
         valgrind()

@@ -86,7 +86,7 @@ class Operation:
     prepare: Callable | None = None  # (ctx) -> prepared: before each run, not measured
     # Under callgrind: runs counted, after warm-up runs that are not. With
     # the collector off, one run counts as exactly as ten, at a tenth of the
-    # cost (README, "Noise").
+    # cost (docs/measurements.md, "Noise").
     repeat: int = 1
     warmup: int = 1
 

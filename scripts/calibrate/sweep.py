@@ -8,7 +8,7 @@ of its own on top of that commit, a mutant of each kind (KINDS,
 is measured with the deterministic benchmarks only and judged as the gate
 judges, against the same measurements of the starting commit; it is
 caught when the gate exits 1 with a benchmark of that route among the
-regressions (:func:`expected_ids`). The docs/measurements.md, "The sweep") has what it
+regressions (:func:`expected_ids`). docs/measurements.md ("The sweep") has what it
 found."""
 
 from __future__ import annotations

@@ -1,0 +1,247 @@
+"""The exact measurements, part by part: what benchmarks/exact.py runs in its one setup_cache.
+
+The benchmark classes (bench_counters, bench_instructions, bench_syscalls)
+read their parts of its result; they import this module, and it imports
+none of them.
+"""
+
+import gc
+import sys
+import tracemalloc
+from pathlib import Path
+
+from . import artefacts
+from .callgrind import Count, Spec, valgrind
+from .common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
+from .operations import COLD_START, FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
+
+MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
+
+
+def per_route(routes, measure) -> dict:
+    """``measure(route)`` for each route, in one process (a process each cost ~0.2 s of set-up).
+
+    A route this commit lacks is kept as a skip, a route that fails as a
+    failure, so that one broken route does not fail the others.
+    """
+    out = {}
+    for route in routes:
+        try:
+            out[route] = measure(route)
+        except NotImplementedError as exc:
+            out[route] = ("skip", str(exc))
+        except Exception as exc:  # noqa: BLE001 - recorded, and raised for this route alone
+            out[route] = ("fail", f"{type(exc).__name__}: {exc}")
+    return out
+
+
+def check_route(cache, route) -> None:
+    """Skip or fail ``route`` the way its measurement did (see :func:`per_route`)."""
+    value = cache[route]
+    if isinstance(value, tuple):
+        kind, message = value
+        raise (NotImplementedError if kind == "skip" else RuntimeError)(message)
+
+
+def sql_statements(routes=GET_ROUTES) -> dict:
+    """SQL statements one GET request sends, per route (after a warm-up request)."""
+    f = fixture()
+
+    def measure(route):
+        get_ok(f.client, route)  # warm-up
+        with StatementCounter(f.engine()) as counter:
+            get_ok(f.client, route)
+        artefacts.keep_statements(f"GET {route}", counter.statements)
+        return counter.count
+
+    return per_route(routes, measure)
+
+
+def form_statements(routes=FORM_POSTS) -> dict:
+    """SQL statements of one form submission (the POST alone), per route."""
+    ctx = counting_context()
+
+    def measure(route):
+        op = OPERATIONS[route]
+        op.once(ctx)  # warm-up
+        prepared = op.prepare(ctx)
+        with StatementCounter(ctx.engine) as counter:
+            op.run(ctx, prepared)
+        artefacts.keep_statements(route, counter.statements)
+        return counter.count
+
+    return per_route(routes, measure)
+
+
+def allocated_bytes(routes=MAIN_ROUTES, warmup: int = 5, samples: int = 7) -> dict:
+    """Peak bytes of one request, per route (see bench_counters.AllocatedBytes)."""
+    client = fixture().client
+
+    def measure(route):
+        for _ in range(warmup):
+            get_ok(client, route)
+        return peak_bytes(client, route, samples)
+
+    return per_route(routes, measure)
+
+
+def peak_bytes(client, route: str, samples: int) -> int:
+    """The least peak of ``samples`` requests, in whole KiB (see AllocatedBytes)."""
+    peaks = []
+    gc.collect()
+    gc.disable()  # a collection mid-request would move the peak
+    tracemalloc.start()
+    try:
+        for _ in range(samples):
+            tracemalloc.clear_traces()
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            get_ok(client, route)
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    return round(min(peaks) / 1024) * 1024
+
+
+_NOT_COUNTED = [tracemalloc.Filter(False, "*/sqlalchemy/pool/base.py")]
+
+
+def _live_bytes() -> int:
+    gc.collect()
+    sys._clear_type_cache()
+    snapshot = tracemalloc.take_snapshot().filter_traces(_NOT_COUNTED)
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def retained_per_run(op, ctx, runs: int, windows: int = 2) -> int:
+    """Live bytes gained per run of ``op`` (see RetainedBytes): the least of ``windows`` windows of ``runs``.
+
+    A cache that grows once (a dict doubling, say) lands in one window; a
+    leak grows in every window, so the least of two is the leak.
+    """
+    gc.collect()
+    gc.freeze()  # what exists now is not this measurement's: collections skip it (10x cheaper)
+    tracemalloc.start()
+    try:
+        op.once(ctx)  # allocations made once, on the first traced run
+        _live_bytes()  # the first reading compiles and caches its filter
+        gained = []
+        for _ in range(windows):
+            before = _live_bytes()
+            for _ in range(runs):
+                op.once(ctx)
+            gained.append(_live_bytes() - before)
+        return round(min(gained) / runs)
+    finally:
+        tracemalloc.stop()
+        gc.unfreeze()
+
+
+def retained_bytes(routes=ROUTE_NAMES, warmup: int = 6, requests: int = 5) -> dict:
+    """Bytes kept per request, per route (see bench_counters.RetainedBytes)."""
+    # Each route warmed up and measured in turn, always in the same order.
+    ctx = counting_context()
+
+    def measure(route):
+        op = OPERATIONS[route]
+        for _ in range(warmup):
+            op.once(ctx)
+        return retained_per_run(op, ctx, requests)
+
+    return per_route(routes, measure)
+
+
+# The child imports the suite's own package (as asv does, by name only, so
+# that target_app stays the installed one of the commit under test) and
+# builds the operations' context.
+CHILD_PROGRAM = """
+import importlib.util, os, sys
+_bench = os.environ["CG_BENCH"]
+_spec = importlib.util.spec_from_file_location("benchmarks", os.path.join(_bench, "__init__.py"),
+                                               submodule_search_locations=[_bench])
+_pkg = importlib.util.module_from_spec(_spec)
+sys.modules["benchmarks"] = _pkg
+_spec.loader.exec_module(_pkg)
+from benchmarks.common import make_app
+from benchmarks.operations import OPERATIONS as OPS, Context
+ctx = Context(make_app(os.environ["CG_DB"]))
+"""
+
+# Import the framework first, uninstrumented: what is counted is target_app's
+# own import and create_app() (a new heavy import in target_app shows).
+COLD_PROGRAM = """
+import flask, flask_wtf, jinja2, sqlalchemy, sqlalchemy.orm, werkzeug.security, wtforms
+"""
+COLD_BODY = """
+import target_app
+target_app.create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
+"""
+
+# Two valgrind processes share the operations side by side (valgrind uses
+# one core; this machine has two), split so that each takes about as long:
+# the first counts the cold start and the scrypt logins and registration.
+HEAVY = ("POST /auth/login", "POST /auth/register")
+
+
+# Warm-up runs before an operation is counted, in its own process: enough
+# for the interpreter to have specialised its code and for its caches (the
+# statement cache, the pool, the page cache) to hold what the operation
+# needs. The scrypt operations are dominated by the hash, which needs none.
+WARMUP = 10
+HEAVY_WARMUP = 2
+
+
+def specs(names) -> dict[str, Spec]:
+    out = {}
+    for name in names:
+        op = OPERATIONS[name]
+        prepare = f"OPS[{name!r}].prepare(ctx)" if op.prepare else ""
+        warmup = HEAVY_WARMUP if name in HEAVY else max(op.warmup, WARMUP)
+        out[name] = Spec(f"OPS[{name!r}].run(ctx, _p)", prepare, op.repeat, warmup)
+    return out
+
+
+def split(names: list[str]) -> list[list[str]]:
+    """Two groups: the scrypt operations (beside the cold start), and the rest."""
+    return [[n for n in names if n in HEAVY], [n for n in names if n not in HEAVY]]
+
+
+def start_instructions() -> dict:
+    """Start the two valgrind processes side by side, each on its own copy of
+    the database (a count must not depend on what the other one wrote)."""
+    try:
+        valgrind()
+    except NotImplementedError as exc:
+        return {"skip": str(exc)}
+    bench = str(Path(__file__).resolve().parent)
+    runs = []
+    for names, cold_start in zip(split(list(OPERATIONS)), [True, False], strict=True):
+        db_path = bench_db(password_method=CHEAP_HASH)
+        first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
+        count = Count(specs(names), CHILD_PROGRAM, prelude=COLD_PROGRAM if cold_start else "", first=first,
+                      env={"CG_DB": str(db_path), "CG_BENCH": bench})
+        runs.append((count.start(), db_path))
+    return {"runs": runs}
+
+
+
+def finish_instructions(started: dict) -> dict:
+    if "skip" in started:
+        return started
+    counts, syscalls = {}, {}
+    top = artefacts.TOP_FUNCTIONS if artefacts.folder() else 0
+    try:
+        for count, _ in started["runs"]:
+            counts.update(count.finish(top))
+            syscalls.update(count.syscalls)
+            for name, sites in count.syscall_sites.items():
+                artefacts.keep("syscalls", name, sites)
+            for name, functions in count.functions.items():
+                artefacts.keep("functions", name, functions)
+            for name, raw in count.raw.items():
+                artefacts.keep("raw_instructions", name, raw)
+    finally:
+        for _, db_path in started["runs"]:
+            remove_db(db_path)
+    return {"counts": counts, "syscalls": syscalls}
