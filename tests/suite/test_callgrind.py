@@ -227,7 +227,7 @@ def test_a_system_call_is_counted_by_the_kind_its_libc_wrapper_names(tmp_path):
     assert cgdump.syscall_kind("__lll_lock_wait") == "futex"
     assert cgdump.syscall_kind("__fcntl64_nocancel_adjusted") == "other"
     # The marker, what is a vDSO call natively, and the allocators' memory calls are not counted.
-    for name in ("getppid", "clock_gettime@@GLIBC_2.17", "mmap64", "munmap"):
+    for name in ("getppid", "clock_gettime@@GLIBC_2.17", "mmap64", "munmap", "getrandom"):
         assert cgdump.syscall_kind(name) is None, name
     dump = tmp_path / "cg.out.1.1"
     dump.write_text("""events: Ir sysCount sysTime

@@ -68,3 +68,13 @@ def test_report_table_and_kill_rates():
     assert "| GET `/api/me` (api.me) | caught: `Y.z('GET /api/me')` | **missed** (exit 0) | – | – |" in md
     assert "| cpu | 1/1 (100%) |" in md and "| sql | 0/1 (0%) |" in md
     assert r.kill_rate("leak") == (0, 0)
+
+
+def test_a_flag_belongs_to_a_route_by_its_operation_or_its_path():
+    from scripts.calibrate.sweep import of_route
+
+    ops = ["POST /settings", "POST /settings (new key)"]
+    assert of_route("bench_syscalls.SystemCalls.track_syscalls('POST /settings (new key)', 'open')", ops)
+    assert of_route("bench_counters.FormStatements.track_statements('POST /settings')", ops)
+    assert not of_route("bench_syscalls.SystemCalls.track_syscalls('POST /auth/register', 'other')", ops)
+    assert of_route("bench_counters.SqlStatements.track_statements('/api/me')", ["GET /api/me"])
