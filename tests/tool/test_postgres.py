@@ -145,3 +145,25 @@ def test_the_suite_runs_on_postgresql(tmp_path):
     assert results.values["bench_counters.PoolConnections.track_connections"] == [1]
     assert results.values["bench_server.ConcurrentHomepage.track_success_rate"] == [100]
     assert not (repo.path / ".asv" / "results" / "ci").exists()  # nothing written to the SQLite machine
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TARGET_APP_POSTGRES_URL") or not shutil.which("valgrind"),
+                    reason="needs PostgreSQL (TARGET_APP_POSTGRES_URL; .ci/run sets it) and valgrind")
+def test_a_round_trip_to_postgresql_is_counted_where_the_statements_stay_the_same():
+    """One statement either way, as SQLAlchemy's statement counter sees it; inside a transaction it costs
+    a BEGIN and a COMMIT more, round trips to the server that the system-call counter sees."""
+    from benchmarks.callgrind import Count
+
+    url = os.environ["TARGET_APP_POSTGRES_URL"]
+    setup = (f"from sqlalchemy import create_engine, text\nengine = create_engine({url!r})\n"
+             "auto = engine.connect().execution_options(isolation_level='AUTOCOMMIT')\n"
+             "tx = engine.connect()")
+    ops = {"autocommit": "auto.execute(text('SELECT 1'))",
+           "transaction": "tx.execute(text('SELECT 1'))\ntx.commit()"}
+    count = Count(ops, setup, repeat=3, warmup=2).start()
+    count.finish()
+    auto, tx = count.syscalls["autocommit"]["network"], count.syscalls["transaction"]["network"]
+    assert auto >= 2, count.syscall_sites  # a send and a receive at least
+    assert tx > auto, (count.syscalls, count.syscall_sites)
+    assert auto == int(auto) and tx == int(tx)  # the same every run
