@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import phases
 from .cgdump import (  # noqa: F401 - the dump reader, importable from here as before
     EXCLUDED,
     KINDS,
@@ -75,27 +76,37 @@ void cg_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
 
 def requests_library() -> Path | None:
     """The compiled client-request library (built once per source), or None without a compiler or valgrind.h."""
+    return compiled(REQUESTS_SOURCE, "cg_requests")
+
+
+def trampolines_library() -> Path | None:
+    """The phases' trampolines (benchmarks/phases.py), unoptimised so that each keeps its frame."""
+    return compiled(phases.trampolines_source(), "cg_phases", "-O0")
+
+
+def compiled(source: str, stem: str, optimise: str = "-O1") -> Path | None:
+    """``source`` built into a shared library, once per source, or None without a compiler (or its headers)."""
     import hashlib
 
-    digest = hashlib.sha256(REQUESTS_SOURCE.encode()).hexdigest()[:12]
-    lib = SLOTS / f"cg_requests-{digest}.so"
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    lib = SLOTS / f"{stem}-{digest}.so"
     if lib.exists():
         return lib
     compiler = shutil.which("cc") or shutil.which("gcc")
     if not compiler:
         return None
     SLOTS.mkdir(exist_ok=True)
-    source = SLOTS / f"cg_requests-{digest}.{os.getpid()}.c"
-    source.write_text(REQUESTS_SOURCE)
+    path = SLOTS / f"{stem}-{digest}.{os.getpid()}.c"
+    path.write_text(source)
     tmp = lib.with_suffix(f".{os.getpid()}.tmp")
     try:
-        built = subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", str(tmp), str(source)],
+        built = subprocess.run([compiler, optimise, "-shared", "-fPIC", "-o", str(tmp), str(path)],
                                capture_output=True, text=True)
         if built.returncode:
             return None  # no valgrind.h: run instrumented from the start
         os.replace(tmp, lib)
     finally:
-        source.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return lib
 
@@ -247,7 +258,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
 # path counted 3-5% more instructions for the smallest operations (the
 # pool checkout, ~90k), more than their tolerance (docs/measurements.md, "A history on
 # several machines").
-STABLE_VARIABLES = ("CG_BENCH", "CG_DB", "CG_REQUESTS")
+STABLE_VARIABLES = ("CG_BENCH", "CG_DB", "CG_REQUESTS", "CG_PHASES")
 
 
 # What the child keeps of its parent's environment. The rest (PATH, asv's
@@ -345,7 +356,7 @@ class Count:
     """
 
     def __init__(self, operations, setup="", *, prelude="", first=None, repeat=10, warmup=3, python=None,
-                 env=None, timeout=600.0):
+                 env=None, timeout=600.0, options=(), fixed_env=None, inclusive_of=""):
         self.exe = valgrind()
         self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
         self.first = first or {}
@@ -353,6 +364,14 @@ class Count:
         self.python = python or sys.executable
         self.env = env
         self.timeout = timeout
+        # More valgrind options, and variables set after child_environment has chosen what to keep.
+        self.options = tuple(options)
+        self.fixed_env = fixed_env or {}
+        # With ``inclusive_of``: each operation's inclusive instructions per run of the functions whose
+        # names begin so (the phases' trampolines).
+        self.inclusive_of = inclusive_of
+        self.inclusive: dict[str, dict[str, float]] = {}
+        self.manifest: dict[str, object] = {}
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.proc: subprocess.Popen | None = None
         self.functions: dict[str, dict[str, list[list]]] = {}
@@ -369,6 +388,7 @@ class Count:
         self.tmp = tempfile.TemporaryDirectory(prefix="callgrind-")
         tmp = Path(self.tmp.name)
         env = child_environment({**os.environ, **(self.env or {})})
+        env.update(self.fixed_env)
         if library:
             env["CG_REQUESTS"] = str(library)
         self.slot_lock, self.slot = claim_slot()
@@ -376,7 +396,7 @@ class Count:
         cmd = [
             self.exe, "--tool=callgrind", f"--callgrind-out-file={tmp / 'cg.out.%p'}", "--dump-before=getppid",
             "--dump-instr=no", "--dump-line=no", "--compress-strings=no", "--compress-pos=no", "--collect-systime=yes",
-            f"--instr-atstart={'no' if library else 'yes'}",
+            f"--instr-atstart={'no' if library else 'yes'}", *self.options,
             python, "-c", self.script,
         ]
         (self.slot / "ran").mkdir()
@@ -428,7 +448,16 @@ class Count:
                 self.syscall_sites[name] = {site: n / op.repeat for site, n in sites.most_common()}
                 if functions:
                     self.functions[name] = top_functions([paths[i] for i in positions], op.repeat, functions)
+                if self.inclusive_of:
+                    inclusive = Counter()
+                    for i in positions:
+                        inclusive.update(function_costs(paths[i])[1])
+                    self.inclusive[name] = {fn: cost / op.repeat for fn, cost in inclusive.items()
+                                            if fn.startswith(self.inclusive_of)}
             counts.update({name: r["error"] for name, r in reports.items() if r["status"] == "failed"})
+            # What the set-up left in the manifest folder besides the reports (the phases' trampolines).
+            self.manifest = {path.stem: json.loads(path.read_text()) for path in (self.slot / "ran").glob("*.json")
+                             if not path.stem.isdigit()}
         finally:
             self._close()
         return counts

@@ -1,8 +1,9 @@
 """The exact measurements of a commit, taken together in one ``setup_cache``.
 
 Statements, peak and retained bytes and instruction counts do not depend on
-how busy the machine is, so they may share it: the two valgrind processes
-count instructions while the counters are measured beside them, instead of
+how busy the machine is, so they may share it: the valgrind processes
+count instructions (in total, and by phase) while the counters are
+measured beside them, instead of
 one after the other (docs/measurements.md, "What a commit costs"). No timing runs
 meanwhile: asv runs one setup_cache at a time. Every class that sets
 ``setup_cache = measure_exact`` shares the one result (asv keys a
@@ -20,10 +21,12 @@ def measure_exact(self) -> dict:
     # valgrind's children write to files: nothing in this process allocates
     # for them while tracemalloc counts the counters' bytes.
     counting = measures.start_instructions()
+    by_phase = measures.start_phases()
     try:
         out = {"SqlStatements": measures.sql_statements(), "FormStatements": measures.form_statements(),
                "AllocatedBytes": measures.allocated_bytes(), "RetainedBytes": measures.retained_bytes()}
     finally:
         out_instructions = measures.finish_instructions(counting)
+        out_phases = measures.finish_phases(by_phase)
     artefacts.write()
-    return {**out, "Instructions": out_instructions}
+    return {**out, "Instructions": out_instructions, "Phases": out_phases}

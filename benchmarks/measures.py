@@ -8,10 +8,11 @@ none of them.
 import gc
 import sys
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
-from . import artefacts
-from .callgrind import Count, Spec, valgrind
+from . import artefacts, phases
+from .callgrind import Count, Spec, trampolines_library, valgrind
 from .common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
 from .operations import COLD_START, FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
 
@@ -224,6 +225,62 @@ def start_instructions() -> dict:
         runs.append((count.start(), db_path))
     return {"runs": runs}
 
+
+
+# The process that counts by phase (benchmarks/phases.py) wraps the phases'
+# functions once its context is built, and says which trampoline means what.
+PHASES_SETUP = """
+from benchmarks.phases import install as _install
+_tracker = _install(os.environ["CG_PHASES"], ctx.app, ctx.engine)
+with open(os.path.join(os.environ["CG_MANIFEST"], "trampolines.json"), "w") as _fh:
+    _json.dump(_tracker.meaning, _fh)
+"""
+# callgrind leaves find_name_in_mro's work out itself there (the totals do so
+# by reading the dumps: cgdump.EXCLUDED), with a toggle at its entry and exit.
+# Not the allocators': glibc's jump from one to another, and a toggle whose
+# exit callgrind never sees leaves collection off.
+PHASES_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes")  # in this order: a toggle sets
+# collection off at the start, and the later option sets it on again
+
+
+def start_phases(names: list[str] | None = None) -> dict:
+    """Start the process that counts one run of each operation by phase (the scrypt ones aside), or of
+    ``names``."""
+    try:
+        valgrind()
+    except NotImplementedError as exc:
+        return {"skip": str(exc)}
+    library = trampolines_library()
+    if library is None:
+        return {"skip": "no C compiler for the phases' trampolines: counts by phase skipped"}
+    names = [n for n in OPERATIONS if n not in HEAVY] if names is None else names
+    db_path = bench_db(password_method=CHEAP_HASH)
+    ops = {name: replace(spec, repeat=1) for name, spec in specs(names).items()}
+    count = Count(ops, CHILD_PROGRAM + PHASES_SETUP,
+                  env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent),
+                       "CG_PHASES": str(library)},
+                  options=PHASES_OPTIONS, inclusive_of=phases.PREFIX)
+    return {"count": count.start(), "db": db_path}
+
+
+def finish_phases(started: dict) -> dict:
+    """Instructions of one run of each operation by phase, and by Python function (benchmarks/phases.py)."""
+    if "skip" in started:
+        return started
+    count = started["count"]
+    try:
+        counts = count.finish()
+    finally:
+        remove_db(started["db"])
+    meaning = count.manifest.get("trampolines", [])
+    out, functions = {}, {}
+    for name, total in counts.items():
+        if isinstance(total, str):
+            out[name] = total
+            continue
+        out[name], functions[name] = phases.attribute(meaning, count.inclusive.get(name, {}), count.raw[name])
+        artefacts.keep("python_functions", name, functions[name])
+    return {"phases": out, "functions": functions}
 
 
 def finish_instructions(started: dict) -> dict:

@@ -25,7 +25,7 @@ def discover():
 
 ALL = list(discover())
 # Benchmarks with a real server or valgrind take seconds to minutes: slow.
-SLOW_MODULES = ("bench_server", "bench_instructions", "bench_syscalls")
+SLOW_MODULES = ("bench_server", "bench_instructions", "bench_syscalls", "bench_phases")
 SERVER = [p for p in ALL if p.id.startswith(SLOW_MODULES)]
 IN_PROCESS = [p for p in ALL if not p.id.startswith(SLOW_MODULES)]
 _CACHES: dict[tuple, object] = {}
