@@ -18,7 +18,10 @@ compares the two. Everything here repeats exactly for the same code:
   in one process, counted the way the instruction counts are: C functions
   of the interpreter, SQLite and the libraries (``builtin_sum``,
   ``sqlite3VdbeExec``), which cProfile cannot see; and ``syscalls``: its
-  system calls per run by call site (``fsync: fdatasync <- unixSync``).
+  system calls per run by call site (``fsync: fdatasync <- unixSync``);
+  and, but for the scrypt operations, ``phases`` and ``python_functions``:
+  its instructions by phase, and by Python function of target_app and of
+  the libraries' entry points (benchmarks/phases.py).
 """
 
 from __future__ import annotations
@@ -169,21 +172,27 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
 
     from .callgrind import Count, valgrind
     from .common import CHEAP_HASH, bench_db, remove_db
-    from .measures import CHILD_PROGRAM, specs
+    from .measures import CHILD_PROGRAM, HEAVY, finish_phases, specs, start_phases
 
     try:
         valgrind()
     except NotImplementedError:
         return {}
     db_path = bench_db(password_method=CHEAP_HASH)
+    by_phase = start_phases([name for name in names if name not in HEAVY])
     try:
         count = Count(specs(names), CHILD_PROGRAM,
                       env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)})
         count.start().finish(top)
-        return {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
-                for name, functions in count.functions.items()}
+        out = {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
+               for name, functions in count.functions.items()}
     finally:
         remove_db(db_path)
+        phases = finish_phases(by_phase)
+    for name, counted in phases.get("phases", {}).items():
+        if name in out and isinstance(counted, dict):
+            out[name].update(phases=counted, python_functions=phases["functions"][name])
+    return out
 
 
 def collect(wanted: list[str], functions_for: list[str] = ()) -> dict:

@@ -279,6 +279,7 @@ def finish_phases(started: dict) -> dict:
             out[name] = total
             continue
         out[name], functions[name] = phases.attribute(meaning, count.inclusive.get(name, {}), count.raw[name])
+        artefacts.keep("phases", name, out[name])
         artefacts.keep("python_functions", name, functions[name])
     return {"phases": out, "functions": functions}
 

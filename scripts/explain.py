@@ -3,10 +3,13 @@
 Each side's target_app is taken from git (``git archive``) and imported in
 the benchmark environment ahead of the installed one; today's suite runs
 ``benchmarks/explain.py`` on it, so base and head are measured the same way.
-The difference is given per operation: statements added or gone (with
-SQLite's query plan where it changed), the system calls and the C functions
-that changed (callgrind), the Python functions whose call counts changed
-most, and the allocation sites whose bytes grew.
+The difference is given per operation, in the app's terms first: the
+phases and the Python functions whose instructions moved beyond the
+tolerance of ``bench_phases`` in benchmarks/rules.toml; then statements
+added or gone (with the query plan where it changed), the system calls and
+the C functions beneath (callgrind), the call counts that changed, and the
+allocation sites whose bytes grew. An operation where nothing moved beyond
+its tolerance is named on one line.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import os
 import subprocess
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.asvtool import Project
 from scripts.errors import UserError
 from scripts.git import commit_hash, extract_tree
+from scripts.rules import load_rules
 
 TOP = 10
 PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
@@ -65,8 +70,37 @@ def statement_changes(before: list[str], after: list[str]) -> list[dict]:
     return sorted(rows, key=lambda r: (-abs(r["delta"]), r["statement"]))
 
 
-def diff(base: dict, head: dict) -> dict:
-    """What changed in one operation between base and head."""
+# The rule whose tolerance a phase or a Python function is judged by.
+PHASE_RULE = "bench_phases.Phases.track_phase_instructions"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a component's instructions may move before it is named: ``relative`` of it plus ``absolute``."""
+
+    relative: float = 0.01
+    absolute: float = 2000.0
+
+    def moved(self, before: float, after: float) -> bool:
+        return abs(after - before) > self.relative * abs(before) + self.absolute
+
+
+DEFAULT_TOLERANCE = Tolerance()
+
+
+def component_changes(before: dict[str, float], after: dict[str, float], tolerance: Tolerance) -> list[dict]:
+    """Each component (phase or function) whose instructions changed, largest move first, marked ``moved``
+    where beyond the tolerance (a component on one side only counts 0 on the other)."""
+    rows = [{"component": k, "before": before.get(k, 0), "after": after.get(k, 0),
+             "delta": after.get(k, 0) - before.get(k, 0)} for k in dict.fromkeys([*before, *after])]
+    for r in rows:
+        r["moved"] = tolerance.moved(r["before"], r["after"])
+    return sorted([r for r in rows if r["delta"]], key=lambda r: (-abs(r["delta"]), r["component"]))
+
+
+def diff(base: dict, head: dict, tolerance: Tolerance = DEFAULT_TOLERANCE) -> dict:
+    """What changed in one operation between base and head; ``moved`` says whether anything did beyond its
+    tolerance."""
     if "error" in base or "error" in head:
         return {"error": head.get("error") or base.get("error")}
     sql = statement_changes(base["sql"], head["sql"])
@@ -89,6 +123,14 @@ def diff(base: dict, head: dict) -> dict:
     if "functions" in base and "functions" in head:
         out["functions"] = {kind: _function_deltas(base["functions"].get(kind, []), head["functions"].get(kind, []))
                             for kind in ("self", "inclusive")}
+    for key in ("phases", "python_functions"):
+        if key in base and key in head:
+            out[key] = component_changes(base[key], head[key], tolerance)
+    by_components = any(r["moved"] for key in ("phases", "python_functions") for r in out.get(key, []))
+    if "phases" not in out:  # no count by phase (a scrypt operation): the C functions say it
+        by_components = any(tolerance.moved(r["before"], r["after"])
+                            for rows in out.get("functions", {}).values() for r in rows)
+    out["moved"] = bool(sql or plans or calls or out["retained"] or out.get("syscalls") or by_components)
     return out
 
 
@@ -110,10 +152,12 @@ def explain(project: Project, base: str, head: str, wanted: list[str],
     before = collect_side(project, base_sha, wanted, python, functions_for)
     after = collect_side(project, head_sha, wanted, python, functions_for)
     b_ops, h_ops = before["operations"], after["operations"]
+    rule = load_rules(project.root).counter(PHASE_RULE, PHASE_RULE)
+    tolerance = Tolerance(rule.relative, rule.absolute)
     out = {}
     for name in dict.fromkeys([*b_ops, *h_ops]):
         if name in b_ops and name in h_ops:
-            out[name] = diff(b_ops[name], h_ops[name])
+            out[name] = diff(b_ops[name], h_ops[name], tolerance)
         else:
             out[name] = {"error": "the operation exists only on the " + ("head" if name in h_ops else "base")}
     return out, {**before["ids"], **after["ids"]}
@@ -128,6 +172,14 @@ def to_markdown(name: str, d: dict) -> str:
     if "error" in d:
         return f"- {d['error']}\n"
     lines = []
+    for key, title in (("phases", "By phase"), ("python_functions", "By Python function, inclusive")):
+        rows = [r for r in d.get(key, []) if r["moved"]]
+        if rows:
+            lines.append(f"{title} (instructions per run, beyond the tolerance):")
+            lines += [f"- {_component(r['component'], key)}: {r['before']:,.0f} → {r['after']:,.0f} "
+                      f"({_percent(r)})" for r in rows[:TOP]]
+    if "phases" in d and not any(r["moved"] for r in d["phases"]):
+        lines.append("By phase: no phase moved beyond its tolerance.")
     before, after = d["statements"]
     if d["sql"]:
         lines.append(f"SQL: {before} → {after} statements")
@@ -140,7 +192,7 @@ def to_markdown(name: str, d: dict) -> str:
     for kind in ("self", "inclusive"):
         rows = d.get("functions", {}).get(kind, [])
         if rows:
-            lines.append(f"Instructions per run by function, {kind} (callgrind, most changed):")
+            lines.append(f"Beneath, instructions per run by C function, {kind} (callgrind, most changed):")
             lines += [f"- `{r['function']}`: {r['before']:,} → {r['after']:,} ({r['delta']:+,})" for r in rows]
     if d["calls"]:
         lines.append("Calls (deterministic counts, most changed):")
@@ -156,8 +208,25 @@ def to_markdown(name: str, d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _component(name: str, key: str) -> str:
+    return f"`{name}`" if key == "python_functions" else name
+
+
+def _percent(r: dict) -> str:
+    if not r["before"]:
+        return f"{r['delta']:+,.0f}, new"
+    return f"{r['delta']:+,.0f}, {r['delta'] / abs(r['before']):+.1%}"
+
+
 def report(explained: dict[str, dict]) -> str:
-    parts = []
+    """Each operation that moved, in full; the others on one line."""
+    parts, quiet = [], []
     for name, d in explained.items():
-        parts += [f"### {name}", "", to_markdown(name, d)]
+        if d.get("moved", True):
+            parts += [f"### {name}", "", to_markdown(name, d)]
+        else:
+            quiet.append(name)
+    if quiet:
+        parts.append(f"Nothing moved beyond its tolerance in {len(quiet)} other operation(s): "
+                     + ", ".join(f"`{n}`" for n in quiet) + "\n")
     return "\n".join(parts) if parts else "No operation matched.\n"

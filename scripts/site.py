@@ -75,6 +75,7 @@ def publish_site(project: Project) -> Path:
 
     from scripts.asvtool import machine_name
     from scripts.commits import add_pages
+    from scripts.explain import PHASE_RULE, Tolerance
     from scripts.regressions import commit_order, current_regressions
     from scripts.rules import load_rules
     from scripts.trust import add_page
@@ -82,8 +83,10 @@ def publish_site(project: Project) -> Path:
     listed = current_regressions(project)
     keep_listed_regressions(project.html_dir, listed)
     add_page(project.html_dir, project.root, load_rules(project.root))
+    rules = load_rules(project.root)
+    rule = rules.counter(PHASE_RULE, PHASE_RULE)
     add_pages(project.html_dir, project.root, machine_name(), commit_order(project.root, "main"),
-              Counter(r.commit for r in listed))
+              Counter(r.commit for r in listed), Tolerance(rule.relative, rule.absolute))
     return project.html_dir
 
 

@@ -99,8 +99,9 @@ TOUCHES: dict[str, tuple[str, ...]] = {
     UNUSED_MODULE.key: ("cold_start",),
     NEW_ROUTE.key: ("cold_start",),
 }
-EXACT_BENCH = [r"^bench_(instructions|counters|syscalls)\."]
+EXACT_BENCH = [r"^bench_(instructions|counters|syscalls|phases)\."]
 INSTRUCTIONS = "bench_instructions.Instructions.track_instructions"
+PHASES = "bench_phases.Phases.track_phase_instructions"
 REPORT = "layout.json"
 
 
@@ -114,6 +115,15 @@ class LayoutReport:
     # kind -> what the gate flags between the base and it, with today's rules (on no operation's own path)
     flagged: dict[str, list[str]] = field(default_factory=dict)
     touches: dict[str, list[str]] = field(default_factory=dict)
+    # "operation, phase" -> kind -> [its instructions at the parent, the move] (on no operation's own path)
+    phase_moves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def largest_phase_moves(self, tolerance, top: int = 12) -> list[tuple[str, str, float, float]]:
+        """The phases that came nearest their tolerance: (operation and phase, kind, instructions, move)."""
+        rows = [(key, kind, before, move) for key, kinds in self.phase_moves.items()
+                for kind, (before, move) in kinds.items()]
+        rows.sort(key=lambda r: -abs(r[3]) / (tolerance.relative * abs(r[2]) + tolerance.absolute))
+        return rows[:top]
 
     def largest(self, operation: str) -> tuple[str, float]:
         """The kind that moved ``operation`` most, among those that leave its path alone, and the move."""
@@ -125,12 +135,14 @@ class LayoutReport:
         return kind, moves[kind]
 
 
-def _instruction_counts(result) -> dict[str, float]:
+def _instruction_counts(result, name: str = INSTRUCTIONS) -> dict[str, float]:
+    """``name``'s values by parameter label (for two parameters, "operation, phase")."""
     if result is None:
         return {}
-    labels = param_labels(result.params.get(INSTRUCTIONS) or [])
-    values = result.value_list(INSTRUCTIONS)
-    return {label.strip("'"): v for label, v in zip(labels, values, strict=False) if isinstance(v, int | float)}
+    labels = param_labels(result.params.get(name) or [])
+    values = result.value_list(name)
+    return {label.replace("'", ""): v for label, v in zip(labels, values, strict=False)
+            if isinstance(v, int | float)}
 
 
 def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
@@ -186,12 +198,16 @@ def judge_layout(base: str, results: dict, rules) -> LayoutReport:
             if op in after and value:
                 report.moves.setdefault(op, {})[kind] = after[op] / value - 1
         touched = TOUCHES.get(kind, ())
+        phases_before, phases_after = _instruction_counts(parent, PHASES), _instruction_counts(result, PHASES)
+        for key, value in phases_before.items():
+            if key in phases_after and key.split(",")[0] not in touched:
+                report.phase_moves.setdefault(key, {})[kind] = [value, phases_after[key] - value]
         report.flagged[kind] = [f.id for f in compare_results(parent, result, rules).regressions
                                 if not any(f"('{op}'" in f.id for op in touched)]
     return report
 
 
-def to_markdown(report: LayoutReport) -> str:
+def to_markdown(report: LayoutReport, rules=None) -> str:
     kinds = sorted({k for moves in report.moves.values() for k in moves})
     lines = [f"# Layout calibration at {report.base[:8]}", "",
              f"{len(kinds)} kinds of change that leave every operation's code path alone "
@@ -204,6 +220,17 @@ def to_markdown(report: LayoutReport) -> str:
                if (move := report.moves.get(op, {}).get(kind)) is not None]
     if touched:
         lines += ["", "On its own path, left out of the above: " + ", ".join(touched) + "."]
+    if report.phase_moves:
+        from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
+
+        rule = rules.counter(PHASE_RULE, PHASE_RULE) if rules else None
+        tolerance = Tolerance(rule.relative, rule.absolute) if rule else DEFAULT_TOLERANCE
+        lines += ["", f"By phase, the moves nearest their tolerance ({tolerance.relative:.1%} + "
+                  f"{tolerance.absolute:,.0f} instructions):", "",
+                  "| Operation, phase | Instructions | Move | Kind |", "|---|---:|---:|---|"]
+        for key, kind, before, move in report.largest_phase_moves(tolerance):
+            share = f" ({move / before:+.2%})" if before else ""
+            lines.append(f"| `{key}` | {before:,.0f} | {move:+,.0f}{share} | {kind} |")
     flagged = "; ".join(f"{kind}: " + ", ".join(f"`{i}`" for i in ids) for kind, ids in report.flagged.items() if ids)
     lines += ["", f"What the gate flags between the base and each kind: {flagged or 'nothing'}."]
     return "\n".join(lines) + "\n"
@@ -214,7 +241,7 @@ def main_layout(project: Project, out: Path) -> int:
     report = layout_calibration(project, out / "layout-work")
     out.mkdir(parents=True, exist_ok=True)
     (out / REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    md = to_markdown(report)
+    md = to_markdown(report, load_rules(project.root))
     (out / "layout.md").write_text(md)
     print(md)
     print(f"[layout] report: {out / 'layout.md'} (and {REPORT}); the site's trust page shows it")

@@ -35,7 +35,7 @@ def resolve_pair(root: Path, base: str, head: str, merge_base: bool = True) -> P
 
 
 # What callgrind measures: their explanation counts functions and system calls under it, on both sides.
-CALLGRIND_IDS = ("bench_instructions.", "bench_syscalls.")
+CALLGRIND_IDS = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
 
 
 def side_project(project: Project, results_dir: Path) -> Project:

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from benchmarks import artefacts
 from scripts.asvtool import ARTEFACTS_DIR, ARTEFACTS_VARIABLE
-from scripts.commits import PAGE, add_pages, function_changes, sql_changes
+from scripts.commits import PAGE, add_pages, function_changes, operation_page, sql_changes
 
 SELECT_USER = "SELECT users.id FROM users WHERE users.id = ?"
 SELECT_SETTINGS = "SELECT settings.key FROM settings WHERE settings.user_id = ?"
 
 
-def _keep(root: Path, commit: str, sql: dict, functions: dict) -> None:
+def _keep(root: Path, commit: str, sql: dict, functions: dict, **kinds: dict) -> None:
     folder = root / ARTEFACTS_DIR / "vm" / commit
     folder.mkdir(parents=True)
     (folder / "sql.json").write_text(json.dumps(sql))
     (folder / "functions.json").write_text(json.dumps(functions))
+    for kind, value in kinds.items():
+        (folder / f"{kind}.json").write_text(json.dumps(value))
 
 
 def test_the_suite_and_the_scripts_agree_on_the_variable():
@@ -75,7 +77,7 @@ def test_a_page_per_commit_shows_what_changed_there_and_the_list_links_them(tmp_
     page = (html_dir / "commits" / f"{'b' * 40}.html").read_text()
     assert f"Changed since <code>{'a' * 8}</code>" in page
     assert f"<code>+20 × {SELECT_SETTINGS}</code>" in page
-    assert "GET /: statements 1 → 21" in page
+    assert "Statements 1 → 21:" in page
     assert "<td><code>sqlite3VdbeExec</code></td><td>100</td><td>400</td>" in page
     assert 'href="../vendor/css/bootstrap.min.css"' in page
     first = (html_dir / "commits" / f"{'a' * 40}.html").read_text()
@@ -84,3 +86,30 @@ def test_a_page_per_commit_shows_what_changed_there_and_the_list_links_them(tmp_
     assert f'<a href="commits/{"b" * 40}.html">' in listing and "<b>2</b>" in listing
     assert listing.index("a" * 8) < listing.index("b" * 8)
     assert 'id="nav-li-commits"' in (html_dir / "index.html").read_text()
+
+
+def _phases(render: float) -> dict:
+    return {"set-up and routing": 1_900_000, "view": 2_300_000, "template render": render}
+
+
+def test_a_commit_page_leads_with_the_operation_that_moved_and_folds_the_rest_into_one_line(tmp_path):
+    root, html_dir = tmp_path, tmp_path / "html"
+    html_dir.mkdir()
+    steady = {"GET /healthz": {"set-up and routing": 1_866_000, "view": 271_000}}
+    for commit, render, settings in (("a" * 40, 1_390_000, 904_000), ("b" * 40, 1_496_000, 904_900)):
+        _keep(root, commit, {"GET /": [SELECT_USER], "GET /healthz": []}, {},
+              phases={"GET /": _phases(render), "GET /api/settings": {"view": settings}, **steady},
+              python_functions={"GET /": {"target_app/main.py:index": 6_025_000 + render}})
+    add_pages(html_dir, root, "vm", ["a" * 40, "b" * 40], {})
+    page = (html_dir / "commits" / f"{'b' * 40}.html").read_text()
+    moved = page[page.index("Changed since"):page.index("other operation(s)")]
+    assert '<a href="../operations/GET.html">GET /</a>' in moved
+    assert "<td>template render</td><td>1,390,000</td><td>1,496,000</td><td>+106,000 (+7.6%)</td>" in moved
+    assert "<code>target_app/main.py:index</code>" in moved
+    # /api/settings moved 900 instructions, within 1% + 2000; /healthz not at all: one folded line.
+    assert "GET /api/settings" not in moved and "GET /healthz" not in moved
+    assert "2 other operation(s): nothing moved beyond its tolerance" in page
+    operation = (html_dir / operation_page("GET /")).read_text()
+    assert operation.count('fill="#9467bd"') == 2  # the render, one bar per commit
+    assert f'href="../commits/{"b" * 40}.html"' in operation
+    assert f'href="{operation_page("GET /")}"' in (html_dir / PAGE).read_text()
