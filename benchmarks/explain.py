@@ -6,7 +6,9 @@ compares the two. Everything here repeats exactly for the same code:
 
 - ``sql``: the statements one run sends, normalised (bound values are
   ``?`` already; an expanded ``IN (?, ?, ...)`` becomes ``IN (?...)``,
-  whitespace is collapsed), with SQLite's ``EXPLAIN QUERY PLAN`` of each;
+  whitespace is collapsed), with the plan of each SELECT: SQLite's
+  ``EXPLAIN QUERY PLAN``, or on PostgreSQL ``EXPLAIN (FORMAT JSON)`` node
+  by node (:func:`plan_lines`);
 - ``calls``: deterministic call counts per Python function (cProfile's
   ``ncalls``), so added work shows as calls where it happens, by file and
   function: target_app's own lines included;
@@ -59,6 +61,43 @@ def _plans(db_path: str, statements: list[tuple[str, tuple]]) -> dict[str, list[
     return out
 
 
+def plan_lines(plan) -> list[str]:
+    """A PostgreSQL ``EXPLAIN (FORMAT JSON)`` plan as one line per node, indented by depth: its type, index and
+    table (``Index Scan using ix_posts_author_id on posts``). Costs and row estimates are left out: they
+    follow the table statistics, not the code."""
+    lines: list[str] = []
+
+    def walk(node: dict, depth: int) -> None:
+        what = node.get("Node Type", "?")
+        if node.get("Index Name"):
+            what += f" using {node['Index Name']}"
+        if node.get("Relation Name"):
+            what += f" on {node['Relation Name']}"
+        lines.append("  " * depth + what)
+        for child in node.get("Plans", []):
+            walk(child, depth + 1)
+
+    walk(plan[0]["Plan"], 0)
+    return lines
+
+
+def _postgres_plans(engine, statements: list[tuple[str, object]]) -> dict[str, list[str]]:
+    """PostgreSQL's EXPLAIN (FORMAT JSON) of each SELECT, by normalised statement, as :func:`plan_lines`."""
+    out: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        for text, params in statements:
+            key = normalise(text)
+            if key in out or not key.upper().startswith(("SELECT", "WITH")):
+                continue
+            try:
+                plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {text}", params or ()).scalar()
+                out[key] = plan_lines(plan)
+            except Exception as exc:  # noqa: BLE001 - one statement without a plan says why
+                out[key] = [f"(no plan: {type(exc).__name__})"]
+            conn.rollback()
+    return out
+
+
 LIBRARY = re.compile(r"^.*/(?:site-packages|lib/python3\.\d+)/")
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 # Not the operation's doing: tracemalloc's own bookkeeping, and sqlite3's list
@@ -102,8 +141,13 @@ def collect_one(ctx, name: str) -> dict:
     seen: list[tuple[str, tuple]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, tuple(parameters) if isinstance(parameters, (list, tuple)) and not executemany
-                     else ()))
+        if executemany:
+            parameters = ()
+        elif isinstance(parameters, dict):  # PostgreSQL's driver names its parameters
+            parameters = dict(parameters)
+        else:
+            parameters = tuple(parameters) if isinstance(parameters, (list, tuple)) else ()
+        seen.append((statement, parameters))
 
     prepared = op.prepare(ctx) if op.prepare else None
     event.listen(ctx.engine, "before_cursor_execute", record)
@@ -133,8 +177,11 @@ def collect_one(ctx, name: str) -> dict:
 
     return {
         "sql": [normalise(text) for text, _ in seen],
-        # SQLite's EXPLAIN QUERY PLAN; a PostgreSQL plan is not compared here.
-        "plans": _plans(str(ctx.engine.url.database), seen) if ctx.engine.url.get_backend_name() == "sqlite" else {},
+        # SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN (FORMAT JSON), node by node.
+        "plans": _plans(str(ctx.engine.url.database), seen) if ctx.engine.url.get_backend_name() == "sqlite"
+        else _postgres_plans(ctx.engine, seen),
+        "plan_source": "SQLite EXPLAIN QUERY PLAN" if ctx.engine.url.get_backend_name() == "sqlite"
+        else "PostgreSQL EXPLAIN (FORMAT JSON)",
         "calls": calls,
         "retained": retained,
         "allocated": allocated,

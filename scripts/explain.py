@@ -110,10 +110,14 @@ def diff(base: dict, head: dict, tolerance: Tolerance = DEFAULT_TOLERANCE) -> di
               "delta": head["calls"].get(f, 0) - base["calls"].get(f, 0)}
              for f in set(base["calls"]) | set(head["calls"])]
     calls = sorted([c for c in calls if c["delta"]], key=lambda c: (-abs(c["delta"]), c["function"]))[:TOP]
+    added = {r["statement"]: head["plans"][r["statement"]] for r in sql
+             if r["delta"] > 0 and r["statement"] in head["plans"] and r["statement"] not in base["plans"]}
     out = {
         "statements": [len(base["sql"]), len(head["sql"])],
         "sql": sql,
         "plans": plans,
+        "new_plans": added,
+        "plan_source": head.get("plan_source", "SQLite EXPLAIN QUERY PLAN"),
         "calls": calls,
         "retained": _grew(base["retained"], head["retained"]),
         "allocated": _grew(base["allocated"], head["allocated"]),
@@ -184,8 +188,12 @@ def to_markdown(name: str, d: dict) -> str:
     if d["sql"]:
         lines.append(f"SQL: {before} → {after} statements")
         lines += [f"- `{r['delta']:+d} × {_short(r['statement'])}`" for r in d["sql"][:TOP]]
+    source = d.get("plan_source", "SQLite EXPLAIN QUERY PLAN")
     for p in d["plans"]:
-        lines.append(f"Plan of `{_short(p['statement'], 80)}`: {'; '.join(p['before'])} → {'; '.join(p['after'])}")
+        lines.append(f"Plan ({source}) of `{_short(p['statement'], 80)}`: {'; '.join(p['before'])} → "
+                     f"{'; '.join(p['after'])}")
+    for statement, plan in list(d.get("new_plans", {}).items())[:TOP]:
+        lines.append(f"Plan ({source}) of the new `{_short(statement, 80)}`: {'; '.join(x.strip() for x in plan)}")
     if d.get("syscalls"):
         lines.append("System calls per run, by kind and where they were made (callgrind, changed):")
         lines += [f"- `{r['function']}`: {r['before']:g} → {r['after']:g} ({r['delta']:+g})" for r in d["syscalls"]]

@@ -71,3 +71,12 @@ def test_diff_names_the_added_statements_the_lost_index_and_the_new_calls():
     assert "`target_app/api.py:12`: 100 → 356 bytes" in md
     same = to_markdown("x", diff(side(["A"]), side(["A"])))
     assert same == "- no difference in statements, calls or allocation sites\n"
+
+
+def test_a_postgresql_plan_reads_node_by_node_without_its_costs():
+    from benchmarks.explain import plan_lines
+
+    plan = [{"Plan": {"Node Type": "Limit", "Total Cost": 9.1, "Plans": [
+        {"Node Type": "Index Scan", "Index Name": "ix_posts_created_at", "Relation Name": "posts",
+         "Total Cost": 8.2}]}}]
+    assert plan_lines(plan) == ["Limit", "  Index Scan using ix_posts_created_at on posts"]

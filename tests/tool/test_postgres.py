@@ -167,3 +167,29 @@ def test_a_round_trip_to_postgresql_is_counted_where_the_statements_stay_the_sam
     assert auto >= 2, count.syscall_sites  # a send and a receive at least
     assert tx > auto, (count.syscalls, count.syscall_sites)
     assert auto == int(auto) and tx == int(tx)  # the same every run
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TARGET_APP_POSTGRES_URL"), reason="no PostgreSQL: set TARGET_APP_POSTGRES_URL "
+                    "(python3 -m scripts postgres start prints one); .ci/run does")
+def test_explain_gives_postgresql_plans_node_by_node(monkeypatch):
+    from benchmarks.common import CHEAP_HASH, bench_db, make_app, remove_db
+    from benchmarks.databases import POSTGRES_VARIABLE
+    from benchmarks.explain import collect_one
+    from benchmarks.operations import Context
+
+    monkeypatch.setenv(POSTGRES_VARIABLE, os.environ["TARGET_APP_POSTGRES_URL"])
+    db = bench_db(password_method=CHEAP_HASH)
+    try:
+        ctx = Context(make_app(str(db), PASSWORD_HASH_METHOD=CHEAP_HASH))
+        try:
+            one = collect_one(ctx, "GET /api/users")
+        finally:
+            ctx.close()
+            ctx.engine.dispose()
+    finally:
+        remove_db(db)
+    assert one["plan_source"] == "PostgreSQL EXPLAIN (FORMAT JSON)"
+    lines = [line for plan in one["plans"].values() for line in plan]
+    assert lines and any(" on users" in line for line in lines), one["plans"]
+    assert not any("no plan" in line for line in lines), one["plans"]
