@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 from scripts.gate.verdict import Finding, Verdict
-from scripts.ids import is_nan
+from scripts.ids import BenchmarkId, is_nan
+
+# The benchmark whose parameters are an operation and one of its phases (benchmarks/bench_phases.py).
+PHASES = "bench_phases.Phases.track_phase_instructions"
 
 
 def _fmt(value, unit: str) -> str:
@@ -31,8 +34,21 @@ def graph_link(site_url: str, f: Finding) -> str:
     return f"[graph]({site_url.rstrip('/')}/#{f.benchmark})"
 
 
+def component(f: Finding) -> str | None:
+    """"template render of `GET /` +4.1%" for a phase's finding; None for any other."""
+    ident = BenchmarkId.parse(f.id)
+    if ident.name != PHASES or f.before is None or f.after is None:
+        return None
+    operation, _, phase = ident.params.partition(", ")
+    change = f"{(f.after - f.before) / f.before:+.1%}" if f.before else f"{f.after - f.before:+,.0f} instructions"
+    return f"{phase.strip(chr(39))} of `{operation.strip(chr(39))}` {change}"
+
+
 def to_markdown(v: Verdict, site_url: str = "") -> str:
     lines = [f"## {v.headline}", ""]
+    named = [c for f in v.regressions if (c := component(f))]
+    if named:
+        lines += ["Where, in the app's terms: " + "; ".join(named) + ".", ""]
     lines.append(f"Base `{v.base[:8]}` → head `{v.head[:8]}`; timings must be slower by more than "
                  f"×{v.factor:g} and statistically significant; counters by more than their tolerance.")
     lines.append("")

@@ -261,3 +261,16 @@ def test_a_counter_regression_carries_its_explanation_in_markdown_and_json():
     assert "+19 × SELECT settings.key FROM settings" in md
     data = json.loads(json.dumps(v.to_json()))
     assert data["findings"][0]["explanation"]["sql"][0]["delta"] == 19
+
+
+PHASES = "bench_phases__Phases__track_phase_instructions"
+
+
+def test_a_phase_that_grew_beyond_its_tolerance_is_named_in_the_apps_terms():
+    params = [["'GET /'", "'GET /api/me'"], ["'view'", "'template render'"]]
+    base = result("a" * 40, **{PHASES: ([2_277_000, 1_390_000, 117_000, 0], params)})
+    # +2% of the render (28k: beyond 1% + 2000); +1,000 in /api/me's view (within)
+    head = result("b" * 40, **{PHASES: ([2_277_000, 1_417_800, 118_000, 0], params)})
+    v = compare_results(base, head)
+    assert [f.id for f in v.regressions] == ["bench_phases.Phases.track_phase_instructions('GET /', 'template render')"]
+    assert "Where, in the app's terms: template render of `GET /` +2.0%." in to_markdown(v)
