@@ -53,11 +53,11 @@ AFTER = "after request and teardown"
 PHASES = (BASE, VIEW, COMPILE, EXECUTE, LOAD, FLUSH, RENDER, JSON, AFTER)
 
 # The libraries' functions that begin a phase, or that are named in the
-# figures by function, as (module, qualified name, phase or None, named). A
-# name this version lacks is passed over. Few are named: each named
-# function that a request calls once per statement or per row would add
-# two markers there.
+# figures by function (inclusive), as (module, qualified name, phase or
+# None, named): each library's entry points. A name this version lacks is
+# passed over.
 LIBRARY = (
+    ("flask.app", "Flask.full_dispatch_request", None, True),
     ("flask.app", "Flask.preprocess_request", None, True),
     ("flask.app", "Flask.make_response", None, True),
     ("flask.app", "Flask.process_response", AFTER, True),
@@ -69,8 +69,12 @@ LIBRARY = (
     ("werkzeug.security", "check_password_hash", None, True),
     ("werkzeug.security", "generate_password_hash", None, True),
     ("jinja2.environment", "Environment.get_template", None, True),
-    ("jinja2.environment", "Template.render", RENDER, False),
-    ("sqlalchemy.orm.session", "Session.flush", FLUSH, False),
+    ("jinja2.environment", "Template.render", RENDER, True),
+    ("sqlalchemy.orm.session", "Session.execute", None, True),
+    ("sqlalchemy.orm.session", "Session.scalars", None, True),
+    ("sqlalchemy.orm.session", "Session.scalar", None, True),
+    ("sqlalchemy.orm.session", "Session.get", None, True),
+    ("sqlalchemy.orm.session", "Session.flush", FLUSH, True),
     ("sqlalchemy.orm.session", "Session.commit", None, True),
     ("sqlalchemy.sql.elements", "ClauseElement._compile_w_cache", COMPILE, False),
     ("sqlalchemy.orm.loading", "instances", LOAD, False),
