@@ -137,14 +137,11 @@ def cmd_postgres(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from scripts.gate.pull_request import gate_pull_request, print_reason
+    from scripts.gate.pull_request import GateOptions, gate_pull_request, print_reason
     from scripts.gate.report import write_outputs
 
     project = _project(args)
-    verdict = gate_pull_request(
-        project,
-        args.base,
-        args.head,
+    options = GateOptions(
         run=not args.no_run,
         results=Path(args.results) if args.results else None,
         base_results=Path(args.base_results) if args.base_results else None,
@@ -159,6 +156,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         callgrind=not args.no_callgrind,
         explain=not args.no_explain,
     )
+    verdict = gate_pull_request(project, args.base, args.head, options)
     md = write_outputs(
         verdict,
         Path(args.markdown) if args.markdown else None,

@@ -82,53 +82,62 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     return results_dir
 
 
-def gate_pull_request(
-    project: Project,
-    base: str,
-    head: str,
-    *,
-    run: bool = True,
-    results: Path | None = None,
-    base_results: Path | None = None,
-    head_results: Path | None = None,
-    factor: float = DEFAULT_FACTOR,
-    bench: list[str] | None = None,
-    quick: bool = False,
-    rounds: int = 3,
-    merge_base: bool = True,
-    enforce_budgets: bool | None = None,
-    confirm: bool = True,
-    callgrind: bool = True,
-    explain: bool = True,
-) -> Verdict:
-    """Benchmark (unless ``run`` is False) and decide. Pure apart from the asv runs.
+@dataclass(frozen=True)
+class GateOptions:
+    """How ``compare`` runs and judges, as its command line gives it.
 
-    With ``confirm``, a timing that regressed is run again, base and head
-    interleaved, and stays a regression only if it regresses again. With
-    ``explain``, each counter regression carries what changed in its
-    operation.
+    ``run``: benchmark both sides (else judge ``results``, or the
+    ``base_results`` and ``head_results`` of an A/A comparison);
+    ``confirm``: run a timing that regressed again, base and head
+    interleaved, and keep it only if it regresses again; ``explain``: attach
+    to each counter regression what changed in its operation.
     """
-    if factor <= 1.0:
+
+    run: bool = True
+    results: Path | None = None
+    base_results: Path | None = None
+    head_results: Path | None = None
+    factor: float = DEFAULT_FACTOR
+    bench: list[str] | None = None
+    quick: bool = False
+    rounds: int = 3
+    merge_base: bool = True
+    enforce_budgets: bool | None = None
+    confirm: bool = True
+    callgrind: bool = True
+    explain: bool = True
+
+
+DEFAULT_OPTIONS = GateOptions()
+
+
+def gate_pull_request(project: Project, base: str, head: str, options: GateOptions = DEFAULT_OPTIONS) -> Verdict:
+    """Benchmark (unless ``options.run`` is False) and decide. Pure apart from the asv runs."""
+    o = options
+    if o.factor <= 1.0:
         raise UserError("--factor must be greater than 1")
     rules = load_rules(project.root)
     machine = machine_name()
     out = project.root / ".asv" / "gate"
-    if base_results or head_results:
-        if not (base_results and head_results):
+    results = o.results
+    if o.base_results or o.head_results:
+        if not (o.base_results and o.head_results):
             raise UserError("give both --base-results and --head-results")
         # Two result sets, possibly of the same commit (an A/A comparison).
-        base_res = load_results(base_results, machine).get(commit_hash(project.root, base))
-        head_res = load_results(head_results, machine).get(commit_hash(project.root, head))
+        base_res = load_results(o.base_results, machine).get(commit_hash(project.root, base))
+        head_res = load_results(o.head_results, machine).get(commit_hash(project.root, head))
     else:
-        pair = resolve_pair(project.root, base, head, merge_base=merge_base)
-        if run:
-            results = run_pair(project, pair, out, bench=bench, quick=quick, rounds=rounds, callgrind=callgrind)
+        pair = resolve_pair(project.root, base, head, merge_base=o.merge_base)
+        if o.run:
+            results = run_pair(project, pair, out, bench=o.bench, quick=o.quick, rounds=o.rounds,
+                               callgrind=o.callgrind)
         loaded = load_results(results or project.results_dir, machine)
         base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)
-    verdict = compare_results(base_res, head_res, rules, factor=factor, enforce_budgets=enforce_budgets)
-    if run and confirm and not (base_results or head_results):
-        confirm_run(project, pair, verdict, rules, factor=factor, out=out / "confirm", quick=quick, rounds=rounds)
-    if explain and verdict.regressions and not (base_results or head_results):
+    verdict = compare_results(base_res, head_res, rules, factor=o.factor, enforce_budgets=o.enforce_budgets)
+    if o.run and o.confirm and not (o.base_results or o.head_results):
+        confirm_run(project, pair, verdict, rules, factor=o.factor, out=out / "confirm", quick=o.quick,
+                    rounds=o.rounds)
+    if o.explain and verdict.regressions and not (o.base_results or o.head_results):
         explain_regressions(project, pair, verdict)
     return verdict
 
