@@ -6,6 +6,7 @@ commands above stay pure and testable.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -30,8 +31,9 @@ class Project:
     root: Path = ROOT
     config: str = "asv.conf.json"
 
-    @property
+    @functools.cached_property
     def conf(self):
+        """asv's config, read once (asv resolves its paths from the working directory: the root's)."""
         from asv.config import Config
 
         path = self.root / self.config
@@ -43,6 +45,11 @@ class Project:
             return Config.load(str(path))
         finally:
             os.chdir(cwd)
+
+    @functools.cached_property
+    def machine(self) -> str:
+        """The asv machine this run records under (:func:`machine_name`), resolved once."""
+        return machine_name()
 
     @property
     def results_dir(self) -> Path:
@@ -76,7 +83,7 @@ class Project:
         with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
             hashfile = Path(tmp) / "commits.txt"
             hashfile.write_text("\n".join(commits) + "\n")
-            args = ["run", f"HASHFILE:{hashfile}", "--machine", machine_name(), "--record-samples"]
+            args = ["run", f"HASHFILE:{hashfile}", "--machine", self.machine, "--record-samples"]
             if skip_existing:
                 args.append("--skip-existing")
             if quick:

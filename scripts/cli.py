@@ -103,16 +103,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project, machine_name
     from scripts.results import pull, push
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     if args.action == "pull":
         report = pull(project.root, project.results_dir, remote=args.remote, branch=args.branch)
         print(f"[results] no branch {args.branch} on {args.remote} yet: nothing to pull" if report is None
               else report.summary().replace("[merge]", f"[results] pulled {args.branch}:"))
         return 0
-    commit, report = push(project.root, project.results_dir, args.machine or machine_name(), remote=args.remote,
+    commit, report = push(project.root, project.results_dir, project.machine, remote=args.remote,
                           branch=args.branch)
     print(report.summary().replace("[merge]", f"[results] pushed {commit[:8]} to {args.remote}/{args.branch}:"))
     return 0

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results, machine_name
+from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results
 from scripts.errors import UserError
 from scripts.git import commit_hash, git
 
@@ -206,7 +206,7 @@ def run_history(
     counts (callgrind) are on unless ``callgrind`` is False; without
     valgrind they are skipped.
     """
-    machine = machine_name()
+    machine = project.machine
     report = HistoryReport(commits=commits)
     existing = load_results(project.results_dir, machine)
     versions = project.benchmark_versions() if existing else {}

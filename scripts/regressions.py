@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scripts.asvtool import CommitResult, Project, load_results, machine_name, param_labels
+from scripts.asvtool import CommitResult, Project, load_results, param_labels
 from scripts.gate.judge import compare_results
 from scripts.git import git
 from scripts.ids import benchmark_id, benchmark_name, is_nan
@@ -158,7 +158,7 @@ def load_errors(root: Path, machine: str) -> dict[str, dict[str, str]]:
 def current_regressions(project: Project, *, branch: str = "main", since: str | None = None,
                         factor: float = DEFAULT_FACTOR) -> list[Regression]:
     """The history's current regressions (those starting after ``since``, when given)."""
-    machine = machine_name()
+    machine = project.machine
     order = commit_order(project.root, branch)
     if since:
         from scripts.git import commit_hash

@@ -73,7 +73,6 @@ def publish_site(project: Project) -> Path:
     make_self_contained(project.html_dir)
     from collections import Counter
 
-    from scripts.asvtool import machine_name
     from scripts.commits import add_pages
     from scripts.explain import PHASE_RULE, Tolerance
     from scripts.regressions import commit_order, current_regressions
@@ -85,7 +84,7 @@ def publish_site(project: Project) -> Path:
     add_page(project.html_dir, project.root, load_rules(project.root))
     rules = load_rules(project.root)
     rule = rules.counter(PHASE_RULE, PHASE_RULE)
-    add_pages(project.html_dir, project.root, machine_name(), commit_order(project.root, "main"),
+    add_pages(project.html_dir, project.root, project.machine, commit_order(project.root, "main"),
               Counter(r.commit for r in listed), Tolerance(rule.relative, rule.absolute))
     return project.html_dir
 

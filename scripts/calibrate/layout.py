@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name, param_labels
+from scripts.asvtool import Project, load_results, param_labels
 from scripts.calibrate.plants import Plant, plant_history, share_environments
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
@@ -158,7 +158,7 @@ def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
     clone = Project(repo)
     print(f"[layout] {len(KINDS)} layout commits on {commits['base'][:8]} in {repo}", flush=True)
     run_history(clone, [commits[k] for k in ["base", *(k.key for k in KINDS)]], bench=EXACT_BENCH, publish=False)
-    machine = machine_name()
+    machine = clone.machine
     results = {key: load_results(clone.results_dir, machine).get(commit) for key, commit in commits.items()}
 
     print(f"[layout] {ENV_SIZE}: the base again, with a {len(PADDING)}-byte variable in the environment",

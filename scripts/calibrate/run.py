@@ -65,7 +65,7 @@ def regressions_by_commit(clone: Project, rules: Rules, factor: float) -> dict[s
     """Commit -> the ids that ``python3 -m scripts regressions`` lists there, on the planted history."""
     from scripts.regressions import commit_order, find_regressions, load_errors
 
-    machine = machine_name()
+    machine = clone.machine
     found = find_regressions(load_results(clone.results_dir, machine), commit_order(clone.root), rules,
                              factor=factor, errors=load_errors(clone.root, machine))
     out: dict[str, list[str]] = {}
@@ -76,7 +76,7 @@ def regressions_by_commit(clone: Project, rules: Rules, factor: float) -> dict[s
 
 def bisect(repo: Project, good: str, bad: str, pattern: str) -> str | None:
     """``asv find good..bad pattern``: the commit asv blames, or None."""
-    proc = repo.asv("find", f"{good}..{bad}", pattern, "--machine", machine_name(), capture=True)
+    proc = repo.asv("find", f"{good}..{bad}", pattern, "--machine", repo.machine, capture=True)
     text = proc.stdout + proc.stderr
     found = re.findall(r"Greatest regression found: ([0-9a-f]{8})", text)
     return found[-1] if found else None

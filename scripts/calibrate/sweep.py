@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, callgrind_env, load_results, machine_name, param_labels
+from scripts.asvtool import Project, callgrind_env, load_results, param_labels
 from scripts.calibrate.plants import share_environments
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
@@ -183,7 +183,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
         raise UserError(f"no route matches {routes!r}")
     report = SweepReport(base=base, views=views)
     clone = Project(repo)
-    machine = machine_name()
+    machine = clone.machine
     _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}|{SYSCALLS}", quick)
     base_result = load_results(clone.results_dir, machine).get(base)
     if base_result is None:

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name
+from scripts.asvtool import Project, load_results
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results, confirm_timings
 from scripts.gate.verdict import Verdict
@@ -117,7 +117,7 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     if o.factor <= 1.0:
         raise UserError("--factor must be greater than 1")
     rules = load_rules(project.root)
-    machine = machine_name()
+    machine = project.machine
     out = project.root / ".asv" / "gate"
     results = o.results
     if o.base_results or o.head_results:
@@ -178,7 +178,7 @@ def confirm_run(project: Project, pair: Pair, verdict: Verdict, rules: Rules, *,
     # asv matches a parameterized benchmark's regex against "name(params)":
     # the finding's id, so only the suspect parameters run again.
     regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
-    again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), machine_name())
+    again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), project.machine)
     second = compare_results(again.get(pair.base), again.get(pair.head), rules, factor=factor)
     demoted = confirm_timings(verdict, second)
     for f in demoted:
