@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scripts.asvtool import CommitResult, Project, load_results, param_labels
+from scripts.commits import commit_page
 from scripts.gate.judge import compare_results
+from scripts.gate.report import _fmt as fmt
 from scripts.git import git
 from scripts.ids import benchmark_id, benchmark_name, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
@@ -177,8 +179,6 @@ def current_regressions(project: Project, *, branch: str = "main", since: str | 
 
 
 def _fmt(value, unit: str) -> str:
-    from scripts.gate.report import _fmt as fmt
-
     return fmt(value, unit)
 
 
@@ -192,8 +192,6 @@ def commit_url(site_url: str, r: Regression) -> str:
     """The site's page of the commit where ``r`` started: what its operations did, and what changed there."""
     if not site_url or r.kind == "build":
         return ""
-    from scripts.commits import commit_page
-
     return f"{site_url.rstrip('/')}/{commit_page(r.commit)}"
 
 

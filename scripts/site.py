@@ -7,9 +7,15 @@ import http.server
 import json
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
+from scripts.commits import add_pages
+from scripts.explain import PHASE_RULE, Tolerance
+from scripts.regressions import commit_order, current_regressions
+from scripts.rules import load_rules
+from scripts.trust import add_page
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 
@@ -71,14 +77,6 @@ def publish_site(project: Project) -> Path:
     if proc.returncode != 0:
         raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     make_self_contained(project.html_dir)
-    from collections import Counter
-
-    from scripts.commits import add_pages
-    from scripts.explain import PHASE_RULE, Tolerance
-    from scripts.regressions import commit_order, current_regressions
-    from scripts.rules import load_rules
-    from scripts.trust import add_page
-
     listed = current_regressions(project)
     keep_listed_regressions(project.html_dir, listed)
     add_page(project.html_dir, project.root, load_rules(project.root))
