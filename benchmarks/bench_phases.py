@@ -27,6 +27,8 @@ class Phases:
         cache = cache["Phases"]
         if "skip" in cache:
             raise NotImplementedError(cache["skip"])
+        if "failed" in cache:
+            raise RuntimeError(cache["failed"])
         if operation not in cache["phases"]:
             raise NotImplementedError(f"{operation} is not available at this commit")
         if isinstance(cache["phases"][operation], str):

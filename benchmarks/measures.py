@@ -270,6 +270,8 @@ def finish_phases(started: dict) -> dict:
     count = started["count"]
     try:
         counts = count.finish()
+    except RuntimeError as exc:  # its process failed (the wrappers, at this commit): these alone fail
+        return {"failed": str(exc)}
     finally:
         remove_db(started["db"])
     meaning = count.manifest.get("trampolines", [])

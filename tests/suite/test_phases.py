@@ -93,3 +93,12 @@ def test_real_counts_by_phase_add_up_and_name_the_view():
         for phase, n in first["phases"][name].items():
             # The same code: the same count, within the spread docs/measurements.md gives ("Noise").
             assert abs(again["phases"][name][phase] - n) <= max(0.005 * n, 2000), (name, phase)
+
+
+def test_a_failed_count_by_phase_fails_these_benchmarks_alone():
+    from benchmarks.bench_phases import Phases
+
+    with pytest.raises(RuntimeError, match="callgrind run failed"):
+        Phases().setup({"Phases": {"failed": "callgrind run failed (1): boom"}}, "GET /", VIEW)
+    with pytest.raises(NotImplementedError):
+        Phases().setup({"Phases": {"phases": {}}}, "GET /", VIEW)
