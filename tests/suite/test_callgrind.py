@@ -269,3 +269,28 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
     assert (io["fsync"], io["write"], io["open"]) == (1, 1, 2), io  # open and close
     assert not any(count.syscalls["cpu"].values()), count.syscalls["cpu"]
     assert count.syscall_sites["io"]["fsync: fsync <- os_fsync"] == 1
+
+
+# What the counting processes run, byte for byte: a change to this text moves
+# the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
+# a version bump of the benchmarks it counts and a new pin here.
+CHILD_PROGRAMS = {"operations": "ec7f444d699f838e", "cold start and scrypt": "91e190139f8520d8",
+                  "by phase": "50ce1401e011bd63"}
+
+
+def test_the_programs_valgrind_runs_are_pinned_byte_for_byte():
+    import hashlib
+
+    from benchmarks import measures
+    from benchmarks.operations import OPERATIONS
+
+    light = [n for n in OPERATIONS if n not in measures.HEAVY]
+    scripts = {
+        "operations": callgrind.child_script(measures.specs(light), measures.CHILD_PROGRAM),
+        "cold start and scrypt": callgrind.child_script(
+            measures.specs(list(measures.HEAVY)), measures.CHILD_PROGRAM, prelude=measures.COLD_PROGRAM,
+            first={"cold_start": callgrind.Spec(measures.COLD_BODY, repeat=1, warmup=0)}),
+        "by phase": callgrind.child_script({"x": callgrind.Spec("pass", repeat=1)},
+                                           measures.CHILD_PROGRAM + measures.PHASES_SETUP),
+    }
+    assert {k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in scripts.items()} == CHILD_PROGRAMS

@@ -1,0 +1,153 @@
+"""The program valgrind runs: each operation warmed up, then counted between markers in a process of its own.
+
+Generated (:func:`child_script`) from the fixed parts below and the
+operations' code; benchmarks/callgrind.py runs it. What it runs is pinned
+by tests/suite/test_callgrind.py: a change to the text changes the counts
+(docs/measurements.md, "Noise"), so it changes only with a version bump.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+
+# Defined in the child: switch instrumentation on or off with callgrind's
+# client requests, through the library named by $CG_REQUESTS. Without it
+# valgrind was started instrumented, and there is nothing to switch.
+INSTRUMENT = """
+import ctypes as _ctypes, os as _os, sys as _sys
+_requests = _ctypes.CDLL(_os.environ["CG_REQUESTS"]) if _os.environ.get("CG_REQUESTS") else None
+def _instrument(_state):
+    if _requests is not None:
+        (_requests.cg_start if _state == "on" else _requests.cg_stop)()
+"""
+
+# Defined in the child: each operation is measured in a process of its own,
+# forked from one parent that has done the set-up and nothing since. So
+# every operation starts from the same state whatever ran before it or
+# beside it (which connection of the pool it gets, what that connection's
+# page cache holds, where the allocator's free lists stand): in one process
+# for all, the user lookup's count moved 12% when the logout that ran
+# before it started to write (docs/measurements.md, "Noise"). The child warms the
+# operation up, collects and stops the collector, switches
+# instrumentation on, runs the measured part between markers, writes how
+# it went to $CG_MANIFEST/<index>.json, and ends without the interpreter's
+# teardown. The parent only forks and waits.
+FORK = """
+def _report(_index, **_fields):
+    with open(_os.path.join(_os.environ["CG_MANIFEST"], f"{_index}.json"), "w") as _fh:
+        _json.dump({"pid": _os.getpid(), **_fields}, _fh)
+
+def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    try:
+        for _i in range(_warmup):
+            _fn(-1 - _i, _prep())
+    except NotImplementedError:
+        return _report(_index, status="skipped")
+    except Exception as _exc:
+        return _report(_index, status="failed", error=f"{type(_exc).__name__}: {_exc}")
+    _gc.collect()
+    _gc.disable()
+    _instrument("on")
+    if _per_run:
+        for _i in range(_repeat):
+            _p = _prep()
+            _os.getppid()
+            _fn(_i, _p)
+            _os.getppid()
+    else:
+        _os.getppid()
+        for _i in range(_repeat):
+            _fn(_i, None)
+        _os.getppid()
+    _report(_index, status="ran")
+
+def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _pid = _os.fork()
+    if _pid:
+        _os.waitpid(_pid, 0)
+        return
+    try:
+        _child(_index, _fn, _prep, _warmup, _repeat, _per_run)
+    finally:
+        _sys.stdout.flush()
+        _sys.stderr.flush()
+        _os._exit(0)
+"""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One operation for the child: ``body`` is measured, ``prepare`` is not.
+
+    ``prepare`` is an expression evaluated before each run; its value is the
+    body's ``_p``. An operation with a ``prepare`` step is bracketed by
+    markers run by run, so only the bodies are counted; one without is
+    bracketed once around all its runs.
+    """
+
+    body: str
+    prepare: str = ""
+    repeat: int = 10
+    warmup: int = 3
+
+    @property
+    def segments(self) -> int:
+        return self.repeat if self.prepare else 1
+
+
+def _spec(op: Spec | str, repeat: int, warmup: int) -> Spec:
+    return op if isinstance(op, Spec) else Spec(op, repeat=repeat, warmup=warmup)
+
+
+def _function(name: str, op: Spec) -> tuple[str, str, str]:
+    fn = f"_op_{re.sub(r'[^0-9a-zA-Z]', '_', name)}"
+    code = f"def {fn}(_i, _p):\n" + textwrap.indent(textwrap.dedent(op.body).strip(), "    ")
+    return fn, code, f"({op.prepare})" if op.prepare else "None"
+
+
+def _measured(fn: str, prep: str, op: Spec) -> str:
+    if op.prepare:
+        return (f"for _i in range({op.repeat}):\n    _p = {prep}\n    _os.getppid()\n"
+                f"    {fn}(_i, _p)\n    _os.getppid()")
+    return f"_os.getppid()\nfor _i in range({op.repeat}):\n    {fn}(_i, None)\n_os.getppid()"
+
+
+def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int = 10, warmup: int = 3, *,
+                 prelude: str = "", first: dict[str, Spec] | None = None) -> str:
+    """The Python program valgrind runs.
+
+    1. ``prelude``, uninstrumented; then each of ``first``, measured in this
+       process (for what must run before ``setup``, such as a cold import).
+    2. ``setup``, uninstrumented; what it leaves is frozen out of the
+       collector's reach.
+    3. Each operation in a process of its own, forked from this one (FORK):
+       its warm-up uninstrumented, then its measured runs between markers
+       with the collector off (where a collection falls depends on the
+       memory layout, not on the code under test: it moved counts by up to
+       2%). An operation that raises NotImplementedError in its warm-up (a
+       feature this commit lacks) reports "skipped"; one that fails reports
+       its error; the others are still measured.
+    """
+    lines = ["import gc as _gc, json as _json", INSTRUMENT.strip(), FORK.strip(), textwrap.dedent(prelude).strip()]
+    if first:
+        lines.append('_instrument("on")')
+        for name, op in first.items():
+            fn, code, prep = _function(name, op)
+            lines += [code, "_gc.collect()", "_gc.disable()", _measured(fn, prep, op), "_gc.enable()"]
+        lines.append('_instrument("off")')
+    lines.append(textwrap.dedent(setup).strip())
+    calls = []
+    for index, (name, op) in enumerate(operations.items()):
+        op = _spec(op, repeat, warmup)
+        fn, code, prep = _function(name, op)
+        lines.append(code)
+        calls.append(f"_measure({index}, {fn}, lambda: {prep}, {op.warmup}, {op.repeat}, {bool(op.prepare)})"
+                     f"  # {name}")
+    lines += ["_gc.collect()", "_gc.freeze()", *calls]
+    # Skip the interpreter's teardown: under instrumentation it costs seconds.
+    lines.append("_sys.stdout.flush()\n_sys.stderr.flush()\n_os._exit(0)")
+    return "\n".join(line for line in lines if line) + "\n"
