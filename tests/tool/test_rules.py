@@ -104,7 +104,10 @@ def test_rules_command_lists_every_benchmark_id(capsys):
     assert main(["rules"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert {line.split("\t")[0] for line in lines} == set(IDS)
-    assert "bench_pages.Routes.time_route('/')\ttime\tslower than x1.97, significant, confirmed\tsite 0.97" in lines
+    # The factor as benchmarks/rules.toml has it today: a recalibration changes the file, not this test.
+    ident, name = "bench_pages.Routes.time_route('/')", "bench_pages.Routes.time_route"
+    factor = RULES.factor(ident, name)
+    assert f"{ident}\ttime\tslower than x{factor:g}, significant, confirmed\tsite {factor - 1:g}" in lines
 
 
 def test_a_benchmark_id_is_built_and_parsed_in_one_place():
