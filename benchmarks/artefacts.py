@@ -2,7 +2,7 @@
 
 The numbers say *that* a step happened; these say what the code did at
 that commit, so that the history site can show what changed there
-(``scripts/commits.py``). They are kept only when ``history`` names a
+(``scripts/site/commits.py``). They are kept only when ``history`` names a
 folder for the commit in ``TARGET_APP_BENCH_ARTEFACTS``, and cost almost
 nothing: the statements are the ones SqlStatements and FormStatements count
 anyway, and the functions come from the dumps the instruction counts are

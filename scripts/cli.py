@@ -261,7 +261,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.site import publish_site
+    from scripts.site.publish import publish_site
 
     site = publish_site(Project(Path(args.repo).resolve()))
     print(f"site: {site / 'index.html'}")
@@ -270,7 +270,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.site import serve
+    from scripts.site.publish import serve
 
     try:
         serve(Project(Path(args.repo).resolve()).html_dir, port=args.port)

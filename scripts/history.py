@@ -244,7 +244,7 @@ def run_history(
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
     if publish:
-        from scripts.site import publish_site
+        from scripts.site.publish import publish_site
 
         report.site = publish_site(project)
     return report

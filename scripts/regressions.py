@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scripts.asvtool import CommitResult, Project, load_results, param_labels
-from scripts.commits import commit_page
 from scripts.gate.judge import compare_results
 from scripts.gate.report import _fmt as fmt
 from scripts.git import git
 from scripts.ids import benchmark_id, benchmark_name, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.site.commits import commit_page
 
 ERRORS_DIR = Path(".asv") / "errors"
 

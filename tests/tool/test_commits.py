@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks import artefacts
 from scripts.asvtool import ARTEFACTS_DIR, ARTEFACTS_VARIABLE
-from scripts.commits import PAGE, add_pages, function_changes, operation_page, sql_changes
+from scripts.site.commits import PAGE, add_pages, function_changes, operation_page, sql_changes
 
 SELECT_USER = "SELECT users.id FROM users WHERE users.id = ?"
 SELECT_SETTINGS = "SELECT settings.key FROM settings WHERE settings.user_id = ?"
@@ -113,3 +113,16 @@ def test_a_commit_page_leads_with_the_operation_that_moved_and_folds_the_rest_in
     assert operation.count('fill="#9467bd"') == 2  # the render, one bar per commit
     assert f'href="../commits/{"b" * 40}.html"' in operation
     assert f'href="{operation_page("GET /")}"' in (html_dir / PAGE).read_text()
+
+
+def test_the_pages_escape_what_they_show(tmp_path):
+    root, html_dir = tmp_path, tmp_path / "html"
+    html_dir.mkdir()
+    evil = "GET /<script>alert(1)</script>"
+    for commit, n in (("a" * 40, 1_000_000), ("b" * 40, 1_100_000)):
+        _keep(root, commit, {evil: [f"SELECT '<b>{n}</b>'"]}, {}, phases={evil: {"view": n}})
+    add_pages(html_dir, root, "vm", ["a" * 40, "b" * 40], {})
+    for path in [html_dir / "commits" / f"{'b' * 40}.html", html_dir / operation_page(evil), html_dir / PAGE]:
+        text = path.read_text()
+        assert "<script>" not in text and "&lt;script&gt;" in text, path
+    assert "&lt;b&gt;1100000&lt;/b&gt;" in (html_dir / "commits" / f"{'b' * 40}.html").read_text()

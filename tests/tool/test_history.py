@@ -15,7 +15,7 @@ from asvrepo import ROOT, ThrowawayRepo
 
 from scripts.errors import UserError
 from scripts.history import format_duration, progress_line, select_commits
-from scripts.site import CDN_TO_LOCAL, localize_html
+from scripts.site.publish import CDN_TO_LOCAL, localize_html
 
 
 def make_repo(path: Path) -> tuple[ThrowawayRepo, dict[str, str]]:

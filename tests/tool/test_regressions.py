@@ -158,7 +158,7 @@ def test_a_same_code_history_lists_no_regression(tmp_path):
 
 def test_the_site_keeps_only_the_steps_the_list_has(tmp_path):
     from scripts.regressions import Regression
-    from scripts.site import keep_listed_regressions
+    from scripts.site.publish import keep_listed_regressions
 
     (tmp_path / "index.json").write_text(json.dumps({"revision_to_hash": {"3": "a" * 40, "5": "b" * 40}}))
     (tmp_path / "regressions.json").write_text(json.dumps({"regressions": [

@@ -7,7 +7,7 @@ import json
 from tests_helpers import ROOT
 
 from scripts.rules import load_rules
-from scripts.trust import NAV_ITEM, PAGE, add_page, render
+from scripts.site.trust import NAV_ITEM, PAGE, add_page, render
 
 RULES = load_rules(ROOT)
 

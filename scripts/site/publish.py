@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
-from scripts.commits import add_pages
 from scripts.explain import PHASE_RULE, Tolerance
 from scripts.regressions import commit_order, current_regressions
 from scripts.rules import load_rules
-from scripts.trust import add_page
+from scripts.site.commits import add_pages
+from scripts.site.trust import add_page
 
-VENDOR = Path(__file__).resolve().parent / "vendor"
+VENDOR = Path(__file__).resolve().parent.parent / "vendor"
 
 # asv's index.html loads these from public CDNs; each maps to the same file,
 # from the same npm package and version, vendored in scripts/vendor/.
