@@ -173,3 +173,20 @@ def test_navigation_from_summary_to_graph_and_back(site, browser):
     w.page.wait_for_selector("a.benchmark-container", timeout=30000)
     assert w.errors == []
     assert w.hosts <= {"127.0.0.1"}, w.hosts
+
+
+def test_a_commit_page_leads_with_what_moved_and_links_its_operation_by_phase(site, browser):
+    w = Watched(browser)
+    w.page.goto(site["url"] + "commits.html")
+    w.page.click("table a >> nth=-1")  # the newest commit: the planted N+1 on /api/users
+    w.page.wait_for_selector("h1", timeout=30000)
+    assert w.page.inner_text("h3 >> nth=0") == "GET /api/users"
+    assert "other operation(s): nothing moved beyond its tolerance" in w.page.inner_text("body")
+    if not (site["html"] / "operations").exists():
+        pytest.skip("no counts by phase in this history (valgrind or a C compiler is missing)")
+    w.page.click("h3 a >> nth=0")
+    w.page.wait_for_selector("svg rect", timeout=30000)
+    assert w.page.url.endswith("/operations/GET__api_users.html")
+    assert w.page.locator("svg rect").count() >= 3 * 5  # three commits, at least five phases each
+    assert w.errors == []
+    assert w.hosts <= {"127.0.0.1"}, w.hosts
