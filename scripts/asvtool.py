@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ class Project:
     @functools.cached_property
     def conf(self):
         """asv's config, read once (asv resolves its paths from the working directory: the root's)."""
-        from asv.config import Config
+        from asv.config import Config  # asv only in the venv: a module imports without it (the bootstrap)
 
         path = self.root / self.config
         if not path.exists():
@@ -157,8 +158,6 @@ def machine_name() -> str:
     Never "the first machine in the file": other machines (a shard's, a
     PostgreSQL run's) sit there too, and the history must not move to one.
     """
-    import platform
-
     path = Path.home() / ".asv-machine.json"
     wanted = os.environ.get("ASV_MACHINE") or platform.node()
     try:
@@ -214,7 +213,7 @@ def param_labels(params: list) -> list[str]:
 
 def load_results(results_dir: Path, machine: str) -> dict[str, CommitResult]:
     """Every commit's results for ``machine``, keyed by full hash."""
-    from asv.results import iter_results_for_machine
+    from asv.results import iter_results_for_machine  # asv only in the venv (the bootstrap)
 
     out: dict[str, CommitResult] = {}
     if not (results_dir / machine).is_dir():

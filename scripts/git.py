@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 
 from scripts.errors import UserError
@@ -45,8 +47,6 @@ def commit_hash(root: Path, revision: str) -> str:
 
 def extract_tree(root: Path, commit: str, into: Path, *paths: str) -> None:
     """``commit``'s files (or only ``paths``) written into the folder ``into``, through ``git archive``."""
-    import tarfile
-    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="git-archive-") as tmp:
         archive = Path(tmp) / "tree.tar"

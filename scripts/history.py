@@ -12,6 +12,8 @@ from pathlib import Path
 from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results
 from scripts.errors import UserError
 from scripts.git import commit_hash, git
+from scripts.regressions import ERRORS_DIR
+from scripts.site.publish import publish_site
 
 APP_PATHS = ("target_app",)
 
@@ -178,7 +180,6 @@ class ErrorLines:
 
 def keep_errors(root: Path, machine: str, commit: str, errors: dict[str, str]) -> None:
     """Write ``commit``'s error lines where the regressions list reads them (ERRORS_DIR)."""
-    from scripts.regressions import ERRORS_DIR
 
     path = root / ERRORS_DIR / machine / f"{commit}.json"
     if errors:
@@ -244,7 +245,6 @@ def run_history(
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
     if publish:
-        from scripts.site.publish import publish_site
 
         report.site = publish_site(project)
     return report

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from scripts.asvtool import machine_name
 from scripts.errors import UserError
 
 URL_VARIABLE = "TARGET_APP_POSTGRES_URL"
@@ -178,7 +179,7 @@ def asv_config(root: Path) -> str:
     so its results, exactly as they were; the driver is pinned like every
     other dependency.
     """
-    from asv.util import load_json
+    from asv.util import load_json  # asv only in the venv: a module imports without it (the bootstrap)
 
     conf = load_json(str(root / "asv.conf.json"), js_comments=True)
     conf["matrix"]["req"].update(DRIVER_PINS)
@@ -202,8 +203,6 @@ def postgres_run(root: Path, machine: str | None) -> tuple[str, dict[str, str]]:
     url = configured_url(root)
     if url is None:
         raise UserError(f"no PostgreSQL to benchmark on: python3 -m scripts postgres start, or set {URL_VARIABLE}")
-    from scripts.asvtool import machine_name
-
     return asv_config(root), {BENCH_VARIABLE: url, "ASV_MACHINE": machine_for(machine or machine_name())}
 
 

@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from scripts.asvtool import CommitResult, Project, load_results, param_labels
+from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.report import _fmt as fmt
-from scripts.git import git
+from scripts.git import commit_hash, git
 from scripts.ids import benchmark_id, benchmark_name, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.site.commits import commit_page
@@ -106,7 +107,7 @@ def _regressions_of(results, points, name, label, rules, factor, errors) -> list
     numeric = [(c, v) for c, v in points if v is not None]
     if len(numeric) < 2:
         return out
-    from asv.step_detect import detect_steps
+    from asv.step_detect import detect_steps  # asv only in the venv: a module imports without it (the bootstrap)
 
     steps = detect_steps([v for _, v in numeric])
     latest = numeric[-1][0]
@@ -163,11 +164,9 @@ def current_regressions(project: Project, *, branch: str = "main", since: str | 
     machine = project.machine
     order = commit_order(project.root, branch)
     if since:
-        from scripts.git import commit_hash
 
         cut = commit_hash(project.root, since)
         if cut not in order:
-            from scripts.errors import UserError
 
             raise UserError(f"--since {since}: {cut[:8]} is not on {branch}")
     found = find_regressions(load_results(project.results_dir, machine), order, load_rules(project.root),

@@ -21,6 +21,7 @@ from pathlib import Path
 from scripts.asvtool import Project, load_results, param_labels
 from scripts.calibrate.plants import Plant, plant_history, share_environments
 from scripts.errors import UserError
+from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import side_project
 from scripts.git import git
@@ -148,7 +149,7 @@ def _instruction_counts(result, name: str = INSTRUCTIONS) -> dict[str, float]:
 def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
     """Commit each layout kind on top of HEAD in a throwaway clone, measure the exact benchmarks at each,
     and at the base again from a clone at a longer path and with a larger environment."""
-    from scripts.history import run_history
+    from scripts.history import run_history  # history publishes the site, whose trust page reads this module
 
     start = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -221,8 +222,6 @@ def to_markdown(report: LayoutReport, rules=None) -> str:
     if touched:
         lines += ["", "On its own path, left out of the above: " + ", ".join(touched) + "."]
     if report.phase_moves:
-        from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
-
         rule = rules.counter(PHASE_RULE, PHASE_RULE) if rules else None
         tolerance = Tolerance(rule.relative, rule.absolute) if rule else DEFAULT_TOLERANCE
         lines += ["", f"By phase, the moves nearest their tolerance ({tolerance.relative:.1%} + "

@@ -29,6 +29,7 @@ from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import Pair, confirm_run
 from scripts.ids import benchmark_name
+from scripts.regressions import commit_order, find_regressions, load_errors
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 
 
@@ -63,7 +64,6 @@ def _gate_existing(results: Path, base: str, head: str, rules: Rules, factor: fl
 
 def regressions_by_commit(clone: Project, rules: Rules, factor: float) -> dict[str, list[str]]:
     """Commit -> the ids that ``python3 -m scripts regressions`` lists there, on the planted history."""
-    from scripts.regressions import commit_order, find_regressions, load_errors
 
     machine = clone.machine
     found = find_regressions(load_results(clone.results_dir, machine), commit_order(clone.root), rules,
@@ -103,7 +103,7 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
               plants: tuple[Plant, ...] = PLANTS, bench: list[str] | None = None, quick: bool = False,
               do_bisect: bool = True, callgrind: bool = True) -> Report:
     """Plant, run, check and report (docs/measurements.md, "Proving it catches regressions", has its cost)."""
-    from scripts.history import run_history
+    from scripts.history import run_history  # history publishes the site, whose trust page reads calibrate/
 
     start = time.monotonic()
     if aa < 2 and aa != 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from scripts.asvtool import CommitResult, param_labels
+from scripts.bootstrap import ROOT
 from scripts.gate.budgets import check_budgets
 from scripts.gate.verdict import Finding, Verdict
 from scripts.ids import is_nan
@@ -39,7 +40,6 @@ def compare_results(
     ``enforce_budgets`` True or False overrides every budget's ``enforce``.
     """
     if rules is None:
-        from scripts.bootstrap import ROOT
 
         rules = load_rules(ROOT)
     verdict = Verdict(base=base.commit if base else "", head=head.commit if head else "", factor=factor)
@@ -135,7 +135,7 @@ def judge_rate(f: Finding, rules: Rules) -> None:
 
 def judge_time(f: Finding, factor: float, b_stats, h_stats, b_samp, h_samp) -> None:
     """Slower by ``factor``, significant, and the fastest sample slower too."""
-    from asv._stats import is_different
+    from asv._stats import is_different  # asv only in the venv: a module imports without it (the bootstrap)
 
     ratio = _ratio(f)
     if b_stats and h_stats:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scripts.asvtool import Project, load_results
 from scripts.errors import UserError
+from scripts.explain import explain
 from scripts.gate.judge import compare_results, confirm_timings
 from scripts.gate.verdict import Verdict
 from scripts.git import commit_hash, git
@@ -40,7 +41,7 @@ CALLGRIND_IDS = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
 
 def side_project(project: Project, results_dir: Path) -> Project:
     """``project`` writing its results to ``results_dir``, sharing the environments (a copy of asv.conf.json)."""
-    from asv import util
+    from asv import util  # asv only in the venv: a module imports without it (the bootstrap)
 
     conf = util.load_json(str(project.root / project.config), js_comments=True)
     conf["repo"] = str(project.root)
@@ -148,8 +149,6 @@ def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
 
     An explanation that cannot be made is reported, and the verdict stands.
     """
-    from scripts.explain import explain
-
     wanted = [f for f in verdict.regressions if f.kind == "counter"]
     if not wanted:
         return

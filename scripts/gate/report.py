@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from scripts.explain import to_markdown as explanation
 from scripts.gate.verdict import Finding, Verdict
 from scripts.ids import BenchmarkId, is_nan
 
@@ -80,8 +81,6 @@ def to_markdown(v: Verdict, site_url: str = "") -> str:
         lines.append("")
     explained = [f for f in v.findings if f.status == "regressed" and f.explanation]
     if explained:
-        from scripts.explain import to_markdown as explanation
-
         lines += ["### Why", ""]
         for f in explained:
             lines += [f"<details><summary><code>{f.id}</code></summary>", "", explanation(f.id, f.explanation),
