@@ -10,7 +10,7 @@ warm-up and the unmeasured ``prepare`` steps land in other dumps and are
 never counted.
 
 Each operation is measured in a process of its own, forked from one
-parent that has done the set-up (see FORK below), so that what ran before
+parent that has done the set-up (benchmarks/cgprogram.py), so that what ran before
 cannot change its count.
 
 Start-up is most of the cost: importing Flask and SQLAlchemy under full
@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .cgchild import FORK, INSTRUMENT, Spec, _spec, child_script  # noqa: F401 - importable from here as before
+from .cgchild import PROGRAM, Spec, _spec, child_script  # noqa: F401 - importable from here as before
 from .cgdump import (  # noqa: F401 - the dump reader, importable from here as before
     EXCLUDED,
     KINDS,

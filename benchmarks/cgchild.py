@@ -1,7 +1,7 @@
 """The program valgrind runs: each operation warmed up, then counted between markers in a process of its own.
 
-Generated (:func:`child_script`) from the fixed parts below and the
-operations' code; benchmarks/callgrind.py runs it. What it runs is pinned
+Generated (:func:`child_script`) from its fixed part, benchmarks/cgprogram.py,
+and the operations' code; benchmarks/callgrind.py runs it. What it runs is pinned
 by tests/suite/test_callgrind.py: a change to the text changes the counts
 (docs/measurements.md, "Noise"), so it changes only with a version bump.
 """
@@ -11,72 +11,19 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
-# Defined in the child: switch instrumentation on or off with callgrind's
-# client requests, through the library named by $CG_REQUESTS. Without it
-# valgrind was started instrumented, and there is nothing to switch.
-INSTRUMENT = """
-import ctypes as _ctypes, os as _os, sys as _sys
-_requests = _ctypes.CDLL(_os.environ["CG_REQUESTS"]) if _os.environ.get("CG_REQUESTS") else None
-def _instrument(_state):
-    if _requests is not None:
-        (_requests.cg_start if _state == "on" else _requests.cg_stop)()
-"""
+# The fixed part of the program, as it runs: benchmarks/cgprogram.py
+# without its comment lines.
+SOURCE = Path(__file__).resolve().parent / "cgprogram.py"
 
-# Defined in the child: each operation is measured in a process of its own,
-# forked from one parent that has done the set-up and nothing since. So
-# every operation starts from the same state whatever ran before it or
-# beside it (which connection of the pool it gets, what that connection's
-# page cache holds, where the allocator's free lists stand): in one process
-# for all, the user lookup's count moved 12% when the logout that ran
-# before it started to write (docs/measurements.md, "Noise"). The child warms the
-# operation up, collects and stops the collector, switches
-# instrumentation on, runs the measured part between markers, writes how
-# it went to $CG_MANIFEST/<index>.json, and ends without the interpreter's
-# teardown. The parent only forks and waits.
-FORK = """
-def _report(_index, **_fields):
-    with open(_os.path.join(_os.environ["CG_MANIFEST"], f"{_index}.json"), "w") as _fh:
-        _json.dump({"pid": _os.getpid(), **_fields}, _fh)
 
-def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
-    try:
-        for _i in range(_warmup):
-            _fn(-1 - _i, _prep())
-    except NotImplementedError:
-        return _report(_index, status="skipped")
-    except Exception as _exc:
-        return _report(_index, status="failed", error=f"{type(_exc).__name__}: {_exc}")
-    _gc.collect()
-    _gc.disable()
-    _instrument("on")
-    if _per_run:
-        for _i in range(_repeat):
-            _p = _prep()
-            _os.getppid()
-            _fn(_i, _p)
-            _os.getppid()
-    else:
-        _os.getppid()
-        for _i in range(_repeat):
-            _fn(_i, None)
-        _os.getppid()
-    _report(_index, status="ran")
+def program(path: Path = SOURCE) -> str:
+    """``path`` without its comment lines: the code the counting process runs before its set-up."""
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")).strip()
 
-def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
-    _sys.stdout.flush()
-    _sys.stderr.flush()
-    _pid = _os.fork()
-    if _pid:
-        _os.waitpid(_pid, 0)
-        return
-    try:
-        _child(_index, _fn, _prep, _warmup, _repeat, _per_run)
-    finally:
-        _sys.stdout.flush()
-        _sys.stderr.flush()
-        _os._exit(0)
-"""
+
+PROGRAM = program()
 
 
 @dataclass(frozen=True)
@@ -124,7 +71,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        process (for what must run before ``setup``, such as a cold import).
     2. ``setup``, uninstrumented; what it leaves is frozen out of the
        collector's reach.
-    3. Each operation in a process of its own, forked from this one (FORK):
+    3. Each operation in a process of its own, forked from this one (cgprogram.py):
        its warm-up uninstrumented, then its measured runs between markers
        with the collector off (where a collection falls depends on the
        memory layout, not on the code under test: it moved counts by up to
@@ -132,7 +79,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        feature this commit lacks) reports "skipped"; one that fails reports
        its error; the others are still measured.
     """
-    lines = ["import gc as _gc, json as _json", INSTRUMENT.strip(), FORK.strip(), textwrap.dedent(prelude).strip()]
+    lines = [PROGRAM, textwrap.dedent(prelude).strip()]
     if first:
         lines.append('_instrument("on")')
         for name, op in first.items():

@@ -1,0 +1,67 @@
+# The fixed part of the program each counting process runs under valgrind:
+# benchmarks/cgchild.py (child_script) adds the set-up and the operations
+# after it. What runs is this file without its comment lines; its bytes are
+# pinned by tests/suite/test_callgrind.py, because a change to the text
+# moves the counts (docs/measurements.md, "Noise"). asv imports it as a
+# module like any other in benchmarks/: it only defines functions.
+import gc as _gc, json as _json
+# Switch instrumentation on or off with callgrind's client requests,
+# through the library named by $CG_REQUESTS (benchmarks/cglibs.py).
+# Without it valgrind was started instrumented: nothing to switch.
+import ctypes as _ctypes, os as _os, sys as _sys
+_requests = _ctypes.CDLL(_os.environ["CG_REQUESTS"]) if _os.environ.get("CG_REQUESTS") else None
+def _instrument(_state):
+    if _requests is not None:
+        (_requests.cg_start if _state == "on" else _requests.cg_stop)()
+# Each operation is measured in a process of its own, forked from one
+# parent that has done the set-up and nothing since. So every operation
+# starts from the same state whatever ran before it or beside it (which
+# connection of the pool it gets, what that connection's page cache
+# holds, where the allocator's free lists stand): in one process for
+# all, the user lookup's count moved 12% when the logout that ran before
+# it started to write (docs/measurements.md, "Noise"). The child warms
+# the operation up, collects and stops the collector, switches
+# instrumentation on, runs the measured part between markers, writes how
+# it went to $CG_MANIFEST/<index>.json, and ends without the
+# interpreter's teardown. The parent only forks and waits.
+def _report(_index, **_fields):
+    with open(_os.path.join(_os.environ["CG_MANIFEST"], f"{_index}.json"), "w") as _fh:
+        _json.dump({"pid": _os.getpid(), **_fields}, _fh)
+
+def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    try:
+        for _i in range(_warmup):
+            _fn(-1 - _i, _prep())
+    except NotImplementedError:
+        return _report(_index, status="skipped")
+    except Exception as _exc:
+        return _report(_index, status="failed", error=f"{type(_exc).__name__}: {_exc}")
+    _gc.collect()
+    _gc.disable()
+    _instrument("on")
+    if _per_run:
+        for _i in range(_repeat):
+            _p = _prep()
+            _os.getppid()
+            _fn(_i, _p)
+            _os.getppid()
+    else:
+        _os.getppid()
+        for _i in range(_repeat):
+            _fn(_i, None)
+        _os.getppid()
+    _report(_index, status="ran")
+
+def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    _pid = _os.fork()
+    if _pid:
+        _os.waitpid(_pid, 0)
+        return
+    try:
+        _child(_index, _fn, _prep, _warmup, _repeat, _per_run)
+    finally:
+        _sys.stdout.flush()
+        _sys.stderr.flush()
+        _os._exit(0)
