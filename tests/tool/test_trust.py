@@ -56,3 +56,19 @@ def test_every_page_with_asvs_navigation_links_to_it(tmp_path):
     assert index.count(NAV_ITEM) == 1 and index.index("nav-li-regressions") < index.index(NAV_ITEM)
     assert (html_dir / PAGE).exists()
     assert NAV_ITEM not in (html_dir / "other.html").read_text()
+
+
+def test_the_layout_no_ops_show_each_operation_and_the_phases_nearest_their_tolerance(tmp_path):
+    folder = tmp_path / ".asv" / "calibration"
+    folder.mkdir(parents=True)
+    (folder / "layout.json").write_text(json.dumps({
+        "base": "8389276d" + "0" * 32, "wall_seconds": 600, "base_counts": {"GET /": 7_768_312},
+        "moves": {"GET /": {"clone_path": -0.0006, "unused_module": 0.0002}}, "flagged": {"clone_path": []},
+        "touches": {}, "phase_moves": {"bulk_insert_orm, driver execute": {"clone_path": [4_592_778, 31_298]},
+                                       "GET /, view": {"env_size": [2_277_000, -500]}}}))
+    page = render(tmp_path, RULES)
+    assert "<td><code>GET /</code></td><td>7,768,312</td><td>-0.06%</td><td>clone_path</td>" in page
+    assert "By phase, the moves that came nearest their tolerance (1.0% + 2,000 instructions)" in page
+    rows = page[page.index("By phase, the moves"):]
+    assert rows.index("bulk_insert_orm, driver execute") < rows.index("GET /, view")
+    assert "+31,298 (+0.68%)" in rows
