@@ -130,6 +130,8 @@ def diff(base: dict, head: dict, tolerance: Tolerance = DEFAULT_TOLERANCE) -> di
     for key in ("phases", "python_functions"):
         if key in base and key in head:
             out[key] = component_changes(base[key], head[key], tolerance)
+    # target_app's own functions first: the ones its developers can change.
+    out.get("python_functions", []).sort(key=lambda r: not r["component"].startswith("target_app/"))
     by_components = any(r["moved"] for key in ("phases", "python_functions") for r in out.get(key, []))
     if "phases" not in out:  # no count by phase (a scrypt operation): the C functions say it
         by_components = any(tolerance.moved(r["before"], r["after"])

@@ -94,6 +94,7 @@ def moved_operations(before: dict, after: dict, tolerance: Tolerance) -> dict[st
         for kind in ("phases", "python_functions"):
             if name in before[kind] and name in after[kind]:
                 rows = [r for r in component_changes(before[kind][name], after[kind][name], tolerance) if r["moved"]]
+                rows.sort(key=lambda r: not r["component"].startswith("target_app/"))  # the app's own first
                 if rows:
                     moved[kind] = rows
         if name not in after["phases"]:  # not counted by phase (a scrypt operation): its C functions say it

@@ -80,3 +80,16 @@ def test_a_postgresql_plan_reads_node_by_node_without_its_costs():
         {"Node Type": "Index Scan", "Index Name": "ix_posts_created_at", "Relation Name": "posts",
          "Total Cost": 8.2}]}}]
     assert plan_lines(plan) == ["Limit", "  Index Scan using ix_posts_created_at on posts"]
+
+
+def test_target_apps_own_functions_lead_the_python_functions_that_moved():
+    from scripts.explain import diff
+
+    side = {"sql": [], "plans": {}, "calls": {}, "retained": {}, "allocated": {}, "phases": {"view": 900_000}}
+    base = {**side, "python_functions": {"flask/app.py:Flask.full_dispatch_request": 3_181_436,
+                                         "target_app/api.py:settings": 1_689_497}}
+    head = {**side, "phases": {"view": 1_001_466},
+            "python_functions": {"flask/app.py:Flask.full_dispatch_request": 3_279_996,
+                                 "target_app/api.py:settings": 1_786_406}}
+    rows = diff(base, head)["python_functions"]
+    assert [r["component"] for r in rows] == ["target_app/api.py:settings", "flask/app.py:Flask.full_dispatch_request"]

@@ -189,6 +189,7 @@ def test_a_flush_to_disk_per_write_is_caught_by_the_system_call_counter_and_name
     assert "System calls per run, by kind and where they were made" in proc.stdout
 
 
+@pytest.mark.proof
 @pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
                     reason="valgrind is not installed")
 def test_a_two_percent_slowdown_inside_one_phase_fails_the_gate_and_is_named_there(repo, tmp_path):
@@ -209,6 +210,7 @@ def test_a_two_percent_slowdown_inside_one_phase_fails_the_gate_and_is_named_the
     assert "By phase (instructions per run, beyond the tolerance):\n- template render:" in proc.stdout
 
 
+@pytest.mark.proof
 @pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
                     reason="valgrind is not installed")
 def test_explain_names_the_view_function_whose_loop_grew_without_a_new_call(repo, tmp_path):
