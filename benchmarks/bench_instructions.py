@@ -9,7 +9,7 @@ without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
 from . import measures
-from .exact import measure_exact
+from .exact import check, measure_exact
 from .measures import CHILD_PROGRAM, HEAVY, specs, split  # noqa: F401 - importable from here as before
 from .operations import COLD_START, OPERATIONS
 
@@ -34,13 +34,7 @@ class Instructions:
         return measures.finish_instructions(started)
 
     def setup(self, cache, operation):
-        cache = cache["Instructions"]
-        if "skip" in cache:
-            raise NotImplementedError(cache["skip"])
-        if operation not in cache["counts"]:
-            raise NotImplementedError(f"{operation} is not available at this commit")
-        if isinstance(cache["counts"][operation], str):
-            raise RuntimeError(cache["counts"][operation])
+        check(cache["Instructions"], "counts", operation)
 
     def track_instructions(self, cache, operation):
         return cache["Instructions"]["counts"][operation]

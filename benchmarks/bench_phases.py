@@ -8,7 +8,7 @@ valgrind and a C compiler, and is skipped without them or with
 TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
-from .exact import measure_exact
+from .exact import check, measure_exact
 from .measures import HEAVY
 from .operations import OPERATIONS
 from .phases import PHASES
@@ -24,15 +24,7 @@ class Phases:
     setup_cache = measure_exact  # beside the totals (benchmarks/exact.py)
 
     def setup(self, cache, operation, phase):
-        cache = cache["Phases"]
-        if "skip" in cache:
-            raise NotImplementedError(cache["skip"])
-        if "failed" in cache:
-            raise RuntimeError(cache["failed"])
-        if operation not in cache["phases"]:
-            raise NotImplementedError(f"{operation} is not available at this commit")
-        if isinstance(cache["phases"][operation], str):
-            raise RuntimeError(cache["phases"][operation])
+        check(cache["Phases"], "phases", operation)
 
     def track_phase_instructions(self, cache, operation, phase):
         return cache["Phases"]["phases"][operation][phase]

@@ -9,7 +9,7 @@ way one more SQL statement is.
 """
 
 from .cgdump import KINDS
-from .exact import measure_exact
+from .exact import check, measure_exact
 from .operations import COLD_START, OPERATIONS
 
 
@@ -23,11 +23,7 @@ class SystemCalls:
     setup_cache = measure_exact  # the instruction counts' own callgrind runs
 
     def setup(self, cache, operation, kind):
-        cache = cache["Instructions"]
-        if "skip" in cache:
-            raise NotImplementedError(cache["skip"])
-        if operation not in cache.get("syscalls", {}):
-            raise NotImplementedError(f"{operation} is not available at this commit")
+        check(cache["Instructions"], "syscalls", operation)
 
     def track_syscalls(self, cache, operation, kind):
         return cache["Instructions"]["syscalls"][operation][kind]

@@ -108,7 +108,7 @@ class Count:
     """
 
     def __init__(self, operations, setup="", *, prelude="", first=None, repeat=10, warmup=3, python=None,
-                 env=None, timeout=600.0, options=(), fixed_env=None, inclusive_of=""):
+                 env=None, timeout=600.0, options=(), inclusive_of=""):
         self.exe = valgrind()
         self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
         self.first = first or {}
@@ -116,9 +116,7 @@ class Count:
         self.python = python or sys.executable
         self.env = env
         self.timeout = timeout
-        # More valgrind options, and variables set after child_environment has chosen what to keep.
-        self.options = tuple(options)
-        self.fixed_env = fixed_env or {}
+        self.options = tuple(options)  # more valgrind options
         # With ``inclusive_of``: each operation's inclusive instructions per run of the functions whose
         # names begin so (the phases' trampolines).
         self.inclusive_of = inclusive_of
@@ -140,7 +138,6 @@ class Count:
         self.tmp = tempfile.TemporaryDirectory(prefix="callgrind-")
         tmp = Path(self.tmp.name)
         env = child_environment({**os.environ, **(self.env or {})})
-        env.update(self.fixed_env)
         if library:
             env["CG_REQUESTS"] = str(library)
         self.slot_lock, self.slot = claim_slot()

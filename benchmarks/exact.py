@@ -30,3 +30,16 @@ def measure_exact(self) -> dict:
         out_phases = measures.finish_phases(by_phase)
     artefacts.write()
     return {**out, "Instructions": out_instructions, "Phases": out_phases}
+
+
+def check(part: dict, values: str, operation: str) -> None:
+    """Skip or fail one operation's benchmark the way its part of the measurement went: skipped (no valgrind),
+    failed as a whole, the operation absent at this commit, or failed alone (its error, a str)."""
+    if "skip" in part:
+        raise NotImplementedError(part["skip"])
+    if "failed" in part:
+        raise RuntimeError(part["failed"])
+    if operation not in part.get(values, {}):
+        raise NotImplementedError(f"{operation} is not available at this commit")
+    if isinstance(part[values][operation], str):
+        raise RuntimeError(part[values][operation])

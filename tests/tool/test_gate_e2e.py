@@ -20,6 +20,8 @@ ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
 # The homepage timing and the deterministic counters. CI shares a noisy
 # 2-core VM, so these end-to-end tests use a factor of 1.25; the planted
 # slowdown is ~3x and the N+1 is caught by the statement counter.
+needs_valgrind = pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
+                                    reason="valgrind is not installed")
 BENCH = ["--bench", "HomePage|SqlStatements", "--rounds", "2", "--factor", "1.25"]
 
 
@@ -128,8 +130,7 @@ def test_n_plus_1_fails_the_gate_through_the_statement_counter(repo, tmp_path):
     assert "### Why" in proc.stdout and "+20 × SELECT settings." in proc.stdout
 
 
-@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
-                    reason="valgrind is not installed")
+@needs_valgrind
 def test_a_few_percent_of_cpu_is_caught_by_instruction_counts(repo, tmp_path):
     proc, data = gate(repo, "cpu2", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -150,8 +151,7 @@ def test_homepage_n_plus_1_hidden_by_convenient_data_is_caught(repo, tmp_path):
     assert home["before"] == 6 and home["after"] == 6 + 5, home  # one query per latest post
 
 
-@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
-                    reason="valgrind is not installed")
+@needs_valgrind
 def test_cpu_on_a_route_that_had_no_instruction_count_is_caught(repo, tmp_path):
     proc, data = gate(repo, "cpu15", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -168,8 +168,7 @@ def test_cpu_on_a_route_that_had_no_instruction_count_is_caught(repo, tmp_path):
     assert "Beneath, instructions per run by C function, self (callgrind, most changed)" in proc.stdout
 
 
-@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
-                    reason="valgrind is not installed")
+@needs_valgrind
 def test_a_flush_to_disk_per_write_is_caught_by_the_system_call_counter_and_named(repo, tmp_path):
     proc, data = gate(repo, "flush", tmp_path, bench=["--bench", "SystemCalls", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -190,8 +189,7 @@ def test_a_flush_to_disk_per_write_is_caught_by_the_system_call_counter_and_name
 
 
 @pytest.mark.proof
-@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
-                    reason="valgrind is not installed")
+@needs_valgrind
 def test_a_two_percent_slowdown_inside_one_phase_fails_the_gate_and_is_named_there(repo, tmp_path):
     proc, data = gate(repo, "filter", tmp_path, bench=["--bench", "Phases|Instructions", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -211,8 +209,7 @@ def test_a_two_percent_slowdown_inside_one_phase_fails_the_gate_and_is_named_the
 
 
 @pytest.mark.proof
-@pytest.mark.skipif(not shutil.which("valgrind") and os.environ.get("REQUIRE_VALGRIND") != "1",
-                    reason="valgrind is not installed")
+@needs_valgrind
 def test_explain_names_the_view_function_whose_loop_grew_without_a_new_call(repo, tmp_path):
     proc, data = gate(repo, "loop", tmp_path, bench=["--bench", "Phases", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
