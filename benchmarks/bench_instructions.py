@@ -40,6 +40,10 @@ class Instructions:
         return cache["Instructions"]["counts"][operation]
 
     track_instructions.unit = "instructions"
+    # 6: each operation's process then counts it once more by phase
+    # (benchmarks/phases.py), after its total: the phases' wrappers made in
+    # the parent, find_name_in_mro left out by callgrind's toggle; the two
+    # processes share the operations anew (measures.SECOND_GROUP).
     # 5: each operation counted in a process of its own, forked from one
     # parent after the set-up, after 10 warm-ups; instrumentation switched by
     # callgrind's client requests; the work inside find_name_in_mro and the
@@ -50,4 +54,4 @@ class Instructions:
     # 3: every operation the suite times, on the suite's own production-shaped
     # data (benchmarks/dataset.py), operations with a form counted run by run.
     # 2: valgrind started uninstrumented, two processes (2026-11-27).
-    track_instructions.version = "5"
+    track_instructions.version = "6"

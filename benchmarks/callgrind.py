@@ -43,6 +43,7 @@ from .cgdump import (  # noqa: F401 - the dump reader, importable from here as b
     dumps_by_process,
     excluded_cost,
     function_costs,
+    inclusive_costs,
     measured_dumps,
     parse_dumps,
     per_operation,
@@ -61,6 +62,7 @@ from .cgslots import (  # noqa: F401 - importable from here as before
     release_slot,
     stable_paths,
 )
+from .phases import PREFIX
 
 DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
 
@@ -108,19 +110,20 @@ class Count:
     """
 
     def __init__(self, operations, setup="", *, prelude="", first=None, repeat=10, warmup=3, python=None,
-                 env=None, timeout=600.0, options=(), inclusive_of=""):
+                 env=None, timeout=600.0, options=(), phased=()):
         self.exe = valgrind()
         self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
         self.first = first or {}
-        self.script = child_script(self.operations, setup, prelude=prelude, first=first)
+        self.phased = frozenset(phased)
+        self.script = child_script(self.operations, setup, prelude=prelude, first=first, phased=self.phased)
         self.python = python or sys.executable
         self.env = env
         self.timeout = timeout
         self.options = tuple(options)  # more valgrind options
-        # With ``inclusive_of``: each operation's inclusive instructions per run of the functions whose
-        # names begin so (the phases' trampolines).
-        self.inclusive_of = inclusive_of
-        self.inclusive: dict[str, dict[str, float]] = {}
+        # For the ``phased`` operations, their run by phase (benchmarks/phases.py): the inclusive
+        # instructions of each of the phases' trampolines and every instruction of the run, or the error
+        # (a str) that stopped it.
+        self.by_phase: dict[str, tuple[dict[str, float], float] | str] = {}
         self.manifest: dict[str, object] = {}
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.proc: subprocess.Popen | None = None
@@ -185,6 +188,7 @@ class Count:
             counts: dict[str, float | str] = {}
             for name, (op, paths) in measured.items():
                 ops = self.first if name in self.first else {name: op}
+                paths = self._read_by_phase(name, reports.get(name, {}), paths)
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
                 counts[name] = self.raw[name] - sum(excluded_cost(paths[i]) for i in positions) / op.repeat
@@ -197,12 +201,6 @@ class Count:
                 self.syscall_sites[name] = {site: n / op.repeat for site, n in sites.most_common()}
                 if functions:
                     self.functions[name] = top_functions([paths[i] for i in positions], op.repeat, functions)
-                if self.inclusive_of:
-                    inclusive = Counter()
-                    for i in positions:
-                        inclusive.update(function_costs(paths[i])[1])
-                    self.inclusive[name] = {fn: cost / op.repeat for fn, cost in inclusive.items()
-                                            if fn.startswith(self.inclusive_of)}
             counts.update({name: r["error"] for name, r in reports.items() if r["status"] == "failed"})
             # What the set-up left in the manifest folder besides the reports (the phases' trampolines).
             self.manifest = {path.stem: json.loads(path.read_text()) for path in (self.slot / "ran").glob("*.json")
@@ -210,6 +208,20 @@ class Count:
         finally:
             self._close()
         return counts
+
+    def _read_by_phase(self, name: str, report: dict, paths: list[Path]) -> list[Path]:
+        """Keep the operation's run by phase, if it had one; returns its total's dumps (the run by phase
+        leaves one more before the one at exit, at its end marker)."""
+        if name not in self.phased or report.get("status") != "ran":
+            return paths
+        extra = report.get("phase_dumps", 0)
+        if report.get("by_phase") != "ran":
+            self.by_phase[name] = report.get("phase_error", "its run by phase did not report")
+        elif len(paths) < 2 + extra:
+            self.by_phase[name] = f"expected its run by phase in callgrind's dumps, got {len(paths)} dumps"
+        else:
+            self.by_phase[name] = inclusive_costs(paths[-2], PREFIX), parse_dumps([paths[-2]])[0]
+        return paths[:len(paths) - 1 - extra] + paths[-1:] if extra else paths
 
     def _reports(self) -> dict[str, dict]:
         """How each operation's process went, by name (a process that died without a word failed)."""

@@ -28,7 +28,7 @@ def _report(_index, **_fields):
     with open(_os.path.join(_os.environ["CG_MANIFEST"], f"{_index}.json"), "w") as _fh:
         _json.dump({"pid": _os.getpid(), **_fields}, _fh)
 
-def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
+def _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased):
     try:
         for _i in range(_warmup):
             _fn(-1 - _i, _prep())
@@ -50,9 +50,35 @@ def _child(_index, _fn, _prep, _warmup, _repeat, _per_run):
         for _i in range(_repeat):
             _fn(_i, None)
         _os.getppid()
-    _report(_index, status="ran")
+    _report(_index, status="ran", **(_by_phase(_fn, _prep) if _phased else {}))
 
-def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
+# Counted by phase too (benchmarks/phases.py), after its total and with
+# what that count compiled and instrumented: the wrappers the set-up made
+# (_PHASES) are put in place, the operation warms up with them, and one
+# run is counted from a reset (os.getpgrp: --zero-before, no dump of the
+# warm-up) to a marker. Its one dump follows the total's, and comes only
+# once the warm-up went well.
+_PHASES = None
+_PHASE_WARMUP = 2
+def _by_phase(_fn, _prep):
+    try:
+        _PHASES.activate()
+        for _i in range(_PHASE_WARMUP):
+            _fn(-100 - _i, _prep())
+        _gc.collect()
+        _p = _prep()
+    except Exception as _exc:
+        return {"by_phase": "failed", "phase_dumps": 0, "phase_error": f"{type(_exc).__name__}: {_exc}"}
+    _os.getpgrp()
+    try:
+        _fn(0, _p)
+    except Exception as _exc:
+        return {"by_phase": "failed", "phase_dumps": 1, "phase_error": f"{type(_exc).__name__}: {_exc}"}
+    finally:
+        _os.getppid()
+    return {"by_phase": "ran", "phase_dumps": 1}
+
+def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased=False):
     _sys.stdout.flush()
     _sys.stderr.flush()
     _pid = _os.fork()
@@ -60,7 +86,7 @@ def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run):
         _os.waitpid(_pid, 0)
         return
     try:
-        _child(_index, _fn, _prep, _warmup, _repeat, _per_run)
+        _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased)
     finally:
         _sys.stdout.flush()
         _sys.stderr.flush()

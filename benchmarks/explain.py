@@ -217,28 +217,31 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
     run by call site (``{}`` without valgrind)."""
     from pathlib import Path
 
-    from .callgrind import Count, valgrind
+    from .callgrind import Count, trampolines_library, valgrind
     from .common import CHEAP_HASH, bench_db, remove_db
-    from .measures import CHILD_PROGRAM, HEAVY, finish_phases, specs, start_phases
+    from .measures import HEAVY, OPTIONS, by_phase, counting_program, specs
 
     try:
         valgrind()
     except NotImplementedError:
         return {}
     db_path = bench_db(password_method=CHEAP_HASH)
-    by_phase = start_phases([name for name in names if name not in HEAVY])
+    env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
+    library = trampolines_library()
+    if library is not None:
+        env["CG_PHASES"] = str(library)
     try:
-        count = Count(specs(names), CHILD_PROGRAM,
-                      env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)})
+        count = Count(specs(names), counting_program(library is not None), env=env, options=OPTIONS,
+                      phased=[name for name in names if name not in HEAVY] if library is not None else ())
         count.start().finish(top)
         out = {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
                for name, functions in count.functions.items()}
     finally:
         remove_db(db_path)
-        phases = finish_phases(by_phase)
-    for name, counted in phases.get("phases", {}).items():
-        if name in out and isinstance(counted, dict):
-            out[name].update(phases=counted, python_functions=phases["functions"][name])
+    counted, functions = by_phase(count)
+    for name, phases in counted.items():
+        if name in out and isinstance(phases, dict):
+            out[name].update(phases=phases, python_functions=functions[name])
     return out
 
 

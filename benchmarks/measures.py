@@ -8,7 +8,6 @@ none of them.
 import gc
 import sys
 import tracemalloc
-from dataclasses import replace
 from pathlib import Path
 
 from . import artefacts, phases
@@ -181,8 +180,10 @@ target_app.create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
 
 # Two valgrind processes share the operations side by side (valgrind uses
 # one core; this machine has two), split so that each takes about as long:
-# the first counts the cold start and the scrypt logins and registration.
+# the first counts the cold start, the scrypt login and registration and
+# the operations of SECOND_GROUP; the second counts the rest.
 HEAVY = ("POST /auth/login", "POST /auth/register")
+SECOND_GROUP = ("GET /api/users", "bulk_insert_core", "bulk_insert_orm", "pool_checkout", "insert_committed_rows")
 
 
 # Warm-up runs before an operation is counted, in its own process: enough
@@ -204,92 +205,99 @@ def specs(names) -> dict[str, Spec]:
 
 
 def split(names: list[str]) -> list[list[str]]:
-    """Two groups: the scrypt operations (beside the cold start), and the rest."""
-    return [[n for n in names if n in HEAVY], [n for n in names if n not in HEAVY]]
+    """Two groups of about the same cost: the scrypt operations with SECOND_GROUP (beside the cold start), and
+    the rest."""
+    first = [n for n in names if n in HEAVY or n in SECOND_GROUP]
+    return [first, [n for n in names if n not in first]]
 
 
-def start_instructions() -> dict:
+# Each counting process makes the phases' wrappers once its context is
+# built (benchmarks/phases.py), before it forks, and says which trampoline
+# means what; each operation's process puts them in place after its total
+# is counted (benchmarks/cgprogram.py, _by_phase). If they cannot be made
+# at this commit, the counts by phase alone fail, with that error.
+PHASES_SETUP = """
+try:
+    from benchmarks.phases import prepare as _prepare
+    _PHASES = _prepare(os.environ["CG_PHASES"], ctx.app, ctx.engine)
+    _meaning = _PHASES.meaning
+except Exception as _exc:
+    _PHASES, _meaning = None, f"the phases' wrappers: {type(_exc).__name__}: {_exc}"
+with open(os.path.join(os.environ["CG_MANIFEST"], "trampolines.json"), "w") as _fh:
+    _json.dump(_meaning, _fh)
+"""
+# callgrind leaves find_name_in_mro's work out itself, with a toggle at its
+# entry and exit: the phases need that (a dump cannot say in which phase
+# each call was made), and the totals, which leave it out by reading the
+# dumps anyway (cgdump.EXCLUDED), are the same within the spread of the
+# same code counted twice. Not the allocators': glibc jumps from one to
+# another, and a toggle whose exit callgrind never sees leaves collection
+# off. In this order: a toggle sets collection off at the start, and the
+# later option sets it on again. The run by phase starts at a reset
+# (os.getpgrp), not at a dump: what ran before it is never read.
+OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
+
+
+def counting_program(by_phase: bool) -> str:
+    """The set-up each counting process runs before it forks (the phases' wrappers made too, ``by_phase``)."""
+    return CHILD_PROGRAM + PHASES_SETUP if by_phase else CHILD_PROGRAM
+
+
+def counting(group: list[str], cold_start: bool, by_phase: bool, env: dict[str, str]) -> Count:
+    """The valgrind process that counts ``group`` (and first the cold start, with ``cold_start``), and each
+    operation but the scrypt ones by phase too, ``by_phase``."""
+    first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
+    return Count(specs(group), counting_program(by_phase), prelude=COLD_PROGRAM if cold_start else "",
+                 first=first, env=env, options=OPTIONS, phased=[n for n in group if n not in HEAVY] if by_phase else ())
+
+
+def start_instructions(names: list[str] | None = None) -> dict:
     """Start the two valgrind processes side by side, each on its own copy of
-    the database (a count must not depend on what the other one wrote)."""
+    the database (a count must not depend on what the other one wrote).
+
+    Every operation but the scrypt ones is counted by phase too, in its own
+    process after its total (a run of those is 785M instructions, nearly all
+    of them in the hash), if a C compiler made the phases' trampolines.
+    ``names``: these operations only (and the cold start).
+    """
     try:
         valgrind()
     except NotImplementedError as exc:
         return {"skip": str(exc)}
     bench = str(Path(__file__).resolve().parent)
-    runs = []
-    for names, cold_start in zip(split(list(OPERATIONS)), [True, False], strict=True):
-        db_path = bench_db(password_method=CHEAP_HASH)
-        first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
-        count = Count(specs(names), CHILD_PROGRAM, prelude=COLD_PROGRAM if cold_start else "", first=first,
-                      env={"CG_DB": str(db_path), "CG_BENCH": bench})
-        runs.append((count.start(), db_path))
-    return {"runs": runs}
-
-
-
-# The process that counts by phase (benchmarks/phases.py) wraps the phases'
-# functions once its context is built, and says which trampoline means what.
-PHASES_SETUP = """
-from benchmarks.phases import install as _install
-_tracker = _install(os.environ["CG_PHASES"], ctx.app, ctx.engine)
-with open(os.path.join(os.environ["CG_MANIFEST"], "trampolines.json"), "w") as _fh:
-    _json.dump(_tracker.meaning, _fh)
-"""
-# callgrind leaves find_name_in_mro's work out itself there (the totals do so
-# by reading the dumps: cgdump.EXCLUDED), with a toggle at its entry and exit.
-# Not the allocators': glibc's jump from one to another, and a toggle whose
-# exit callgrind never sees leaves collection off.
-PHASES_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes")  # in this order: a toggle sets
-# collection off at the start, and the later option sets it on again
-
-
-def start_phases(names: list[str] | None = None) -> dict:
-    """Start the process that counts one run of each operation by phase (the scrypt ones aside), or of
-    ``names``."""
-    try:
-        valgrind()
-    except NotImplementedError as exc:
-        return {"skip": str(exc)}
     library = trampolines_library()
-    if library is None:
-        return {"skip": "no C compiler for the phases' trampolines: counts by phase skipped"}
-    names = [n for n in OPERATIONS if n not in HEAVY] if names is None else names
-    db_path = bench_db(password_method=CHEAP_HASH)
-    ops = {name: replace(spec, repeat=1) for name, spec in specs(names).items()}
-    count = Count(ops, CHILD_PROGRAM + PHASES_SETUP,
-                  env={"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent),
-                       "CG_PHASES": str(library)},
-                  options=PHASES_OPTIONS, inclusive_of=phases.PREFIX)
-    return {"count": count.start(), "db": db_path}
+    runs = []
+    for group, cold_start in zip(split(list(OPERATIONS) if names is None else names), [True, False],
+                                 strict=True):
+        db_path = bench_db(password_method=CHEAP_HASH)
+        env = {"CG_DB": str(db_path), "CG_BENCH": bench}
+        if library is not None:
+            env["CG_PHASES"] = str(library)
+        runs.append((counting(group, cold_start, library is not None, env).start(), db_path))
+    by_phase = None if library is not None else "no C compiler for the phases' trampolines: counts by phase skipped"
+    return {"runs": runs, "by_phase_skip": by_phase}
 
 
-def finish_phases(started: dict) -> dict:
-    """Instructions of one run of each operation by phase, and by Python function (benchmarks/phases.py)."""
-    if "skip" in started:
-        return started
-    count = started["count"]
-    try:
-        counts = count.finish()
-    except RuntimeError as exc:  # its process failed (the wrappers, at this commit): these alone fail
-        return {"failed": str(exc)}
-    finally:
-        remove_db(started["db"])
+def by_phase(count: Count) -> tuple[dict, dict]:
+    """One run of each of ``count``'s phased operations by phase and by Python function (benchmarks/phases.py),
+    or the error that stopped it (a str)."""
     meaning = count.manifest.get("trampolines", [])
     out, functions = {}, {}
-    for name, total in counts.items():
-        if isinstance(total, str):
-            out[name] = total
+    for name, counted in count.by_phase.items():
+        if isinstance(meaning, str) or isinstance(counted, str):
+            out[name] = meaning if isinstance(meaning, str) else counted
             continue
-        out[name], functions[name] = phases.attribute(meaning, count.inclusive.get(name, {}), count.raw[name])
-        artefacts.keep("phases", name, out[name])
-        artefacts.keep("python_functions", name, functions[name])
-    return {"phases": out, "functions": functions}
+        inclusive, total = counted
+        out[name], functions[name] = phases.attribute(meaning, inclusive, total)
+    return out, functions
 
 
 def finish_instructions(started: dict) -> dict:
+    """Each operation's instructions and system calls, and under ``by_phase`` its run by phase (or
+    ``{"skip": why}``)."""
     if "skip" in started:
         return started
-    counts, syscalls = {}, {}
+    counts, syscalls, out_phases, functions = {}, {}, {}, {}
     top = artefacts.TOP_FUNCTIONS if artefacts.folder() else 0
     try:
         for count, _ in started["runs"]:
@@ -297,11 +305,20 @@ def finish_instructions(started: dict) -> dict:
             syscalls.update(count.syscalls)
             for name, sites in count.syscall_sites.items():
                 artefacts.keep("syscalls", name, sites)
-            for name, functions in count.functions.items():
-                artefacts.keep("functions", name, functions)
+            for name, functions_of in count.functions.items():
+                artefacts.keep("functions", name, functions_of)
             for name, raw in count.raw.items():
                 artefacts.keep("raw_instructions", name, raw)
+            counted, named = by_phase(count)
+            out_phases.update(counted)
+            functions.update(named)
     finally:
         for _, db_path in started["runs"]:
             remove_db(db_path)
-    return {"counts": counts, "syscalls": syscalls}
+    for name, counted in out_phases.items():
+        if isinstance(counted, dict):
+            artefacts.keep("phases", name, counted)
+            artefacts.keep("python_functions", name, functions[name])
+    skip = started.get("by_phase_skip")
+    return {"counts": counts, "syscalls": syscalls,
+            "by_phase": {"skip": skip} if skip else {"phases": out_phases, "functions": functions}}

@@ -2,12 +2,14 @@
 
 callgrind sees C functions only: on CPython 3.11 a Python call leaves no C
 frame of its own, so "the template render" or ``target_app/api.py:settings``
-cannot be read from a dump. So a process of its own (benchmarks/measures.py,
-``start_phases``) wraps the functions that begin each phase, every function
-of ``target_app`` and a few of the libraries' entry points, and each
-wrapper runs its function through a C function of its own: a trampoline
-from a small library compiled once (benchmarks/callgrind.py). callgrind
-gives each trampoline's inclusive cost, so one dump per operation gives:
+cannot be read from a dump. So each counting process (benchmarks/measures.py)
+makes wrappers (:func:`prepare`) for the functions that begin each phase,
+every function of ``target_app`` and a few of the libraries' entry points;
+each operation's process puts them in place once its total is counted
+(:meth:`Tracker.activate`) and counts one more run. Each wrapper runs its
+function through a C function of its own: a trampoline from a small
+library compiled once (benchmarks/cglibs.py). callgrind gives each
+trampoline's inclusive cost, so one dump per operation gives:
 
 - each named function's instructions, inclusive;
 - each phase's, exclusive: the trampoline of phase P entered from phase Q
@@ -16,14 +18,14 @@ gives each trampoline's inclusive cost, so one dump per operation gives:
   other phase holds is BASE.
 
 A callgrind dump per crossing would say the same at ~25 ms a dump, most of
-a commit's time. The work inside the allocators and find_name_in_mro,
-which the totals leave out by reading the dumps (benchmarks/cgdump.py,
-EXCLUDED), is left out here by callgrind itself: that process runs with
-``PYTHONMALLOC=malloc`` and ``--toggle-collect`` on glibc's allocator and
-find_name_in_mro, which do not call one another.
+a commit's time. The work inside find_name_in_mro is left out by callgrind
+itself (``--toggle-collect``, benchmarks/measures.py: OPTIONS); the
+allocators' is counted in the phase that called them (a toggle cannot
+leave glibc's out: it jumps from one allocator to another).
 
 The wrappers' and trampolines' own work is counted here (the same at every
-commit), never in the operation's total, which another process counts.
+commit), never in the operation's total, which is counted before they are
+in place.
 """
 
 from __future__ import annotations
@@ -142,10 +144,18 @@ class Tracker:
         self.functions: dict[str, int] = {}
         self.phase = BASE
         self._pending = self._result = self._error = None
+        # What :meth:`activate` does, in order: (setter, owner, key, wrapper).
+        self.swaps: list[tuple] = []
         for phase in PHASES:
             for parent in PHASES:
                 if phase != parent:
                     self.pairs[(phase, parent)] = self._new(["phase", phase, parent])
+
+    def activate(self) -> None:
+        """Put the prepared wrappers in place (:func:`prepare`)."""
+        for setter, owner, key, value in self.swaps:
+            setter(owner, key, value)
+        self.swaps = []
 
     def _new(self, meaning: list) -> int:
         if len(self.meaning) >= TRAMPOLINES:
@@ -270,8 +280,10 @@ def _library_targets() -> list[tuple[object, str, Callable, str | None, bool]]:
     return out
 
 
-def install(library: str, app=None, engine=None, package: str = "target_app", names: bool = True) -> Tracker:
-    """Wrap the phases' functions, ``package``'s own functions and ``app``'s views and hooks; returns the tracker.
+def prepare(library: str, app=None, engine=None, package: str = "target_app", names: bool = True) -> Tracker:
+    """Wrappers for the phases' functions, ``package``'s own functions and ``app``'s views and hooks, made but
+    not yet in place: :meth:`Tracker.activate` puts them there (a counting process prepares them once, before
+    it forks, and each operation's process puts them in place after its total is counted).
 
     The engine's dialect class gets its own overrides of the driver's
     methods wrapped too.
@@ -279,6 +291,7 @@ def install(library: str, app=None, engine=None, package: str = "target_app", na
     tracker = Tracker(library)
     views = {id(fn) for fn in (app.view_functions.values() if app is not None else ())}
     replaced: dict[int, Callable] = {}
+    swaps = tracker.swaps
 
     def replace(owner, attr, fn, phase, named):
         if getattr(fn, "__phases_wrapped__", False):
@@ -286,7 +299,7 @@ def install(library: str, app=None, engine=None, package: str = "target_app", na
         if id(fn) not in replaced:
             replaced[id(fn)] = wrap(tracker, fn, VIEW if id(fn) in views else phase,
                                     function_name(fn) if named and names else None)
-        setattr(owner, attr, replaced[id(fn)])
+        swaps.append((setattr, owner, attr, replaced[id(fn)]))
 
     targets = _library_targets()
     if engine is not None:
@@ -312,9 +325,20 @@ def install(library: str, app=None, engine=None, package: str = "target_app", na
         for hooks in _FLASK_HOOKS:
             lists = getattr(app, hooks, {})
             for funcs in lists.values() if isinstance(lists, dict) else [lists]:
-                funcs[:] = [replaced.get(id(f), f) for f in funcs]
+                swaps.append((_replace_all, funcs, [replaced.get(id(f), f) for f in funcs], None))
     for container in containers:
         for key, value in list(container.items()):
             if id(value) in replaced and container[key] is not replaced[id(value)]:
-                container[key] = replaced[id(value)]
+                swaps.append((dict.__setitem__, container, key, replaced[id(value)]))
+    return tracker
+
+
+def _replace_all(items: list, new: list, _unused) -> None:
+    items[:] = new
+
+
+def install(library: str, app=None, engine=None, package: str = "target_app", names: bool = True) -> Tracker:
+    """:func:`prepare` the wrappers and put them in place; returns the tracker."""
+    tracker = prepare(library, app, engine, package, names)
+    tracker.activate()
     return tracker

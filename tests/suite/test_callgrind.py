@@ -12,14 +12,16 @@ from benchmarks import callgrind
 
 def test_child_script_measures_each_operation_in_a_forked_process_between_markers():
     ops = {"a": "x = 1", "b-c": callgrind.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
-    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2)
+    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2, phased=["a"])
     compile(script, "<child>", "exec")
-    # One pair of markers around all runs, or one around each run with a prepare step.
-    assert script.count("_os.getppid()") == 4
+    # One pair of markers around all runs, or one around each run with a prepare step; and the end of a run
+    # by phase, which starts at a reset.
+    assert script.count("_os.getppid()") == 5
+    assert script.count("_os.getpgrp()") == 1
     assert script.index("def _op_a") < script.index("def _op_b_c")
     # The parent forks one process per operation after the set-up, in order;
     # each warms up before it switches instrumentation on.
-    assert "_measure(0, _op_a, lambda: None, 2, 5, False)" in script
+    assert "_measure(0, _op_a, lambda: None, 2, 5, False, True)" in script  # then by phase
     assert "_measure(1, _op_b_c, lambda: (2), 1, 3, True)" in script
     assert script.index("import sys") < script.index("_gc.freeze()") < script.index("_measure(0,")
     child = script[script.index("def _child"):script.index("def _measure")]
@@ -96,6 +98,16 @@ def test_function_costs_splits_self_from_inclusive_and_counts_recursion_once(tmp
     top = callgrind.top_functions([dump, dump], runs=2, top=2)
     assert top == {"self": [["builtin_sum", 500], ["_PyEval_EvalFrameDefault", 450]],
                    "inclusive": [["builtin_sum", 600]]}
+
+
+def test_inclusive_costs_reads_what_function_costs_reads_for_one_prefix(tmp_path):
+    dump = tmp_path / "cg.out.1"
+    dump.write_text(DUMP.replace("builtin_sum", "cg_phase_007") + "fn=x\ncfn=cg_phase_007\ncalls=1 0\n+2 25 3 4\n")
+    assert callgrind.inclusive_costs(dump, "cg_phase_") == {"cg_phase_007": 625}
+    assert callgrind.inclusive_costs(dump, "cg_phase_") == {
+        k: v for k, v in callgrind.function_costs(dump)[1].items() if k.startswith("cg_phase_")}
+    # The eval loop's re-entry is not a first level.
+    assert callgrind.inclusive_costs(dump, "_PyEval") == {}
 
 
 def test_measured_dumps_name_each_operations_dumps():
@@ -274,23 +286,19 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "ec7f444d699f838e", "cold start and scrypt": "91e190139f8520d8",
-                  "by phase": "50ce1401e011bd63"}
+CHILD_PROGRAMS = {"operations": "2ea5ef594bf68573", "cold start and scrypt": "eb6baf9f12f67fee"}
+VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 
+@needs_valgrind
 def test_the_programs_valgrind_runs_are_pinned_byte_for_byte():
     import hashlib
 
     from benchmarks import measures
     from benchmarks.operations import OPERATIONS
 
-    light = [n for n in OPERATIONS if n not in measures.HEAVY]
-    scripts = {
-        "operations": callgrind.child_script(measures.specs(light), measures.CHILD_PROGRAM),
-        "cold start and scrypt": callgrind.child_script(
-            measures.specs(list(measures.HEAVY)), measures.CHILD_PROGRAM, prelude=measures.COLD_PROGRAM,
-            first={"cold_start": callgrind.Spec(measures.COLD_BODY, repeat=1, warmup=0)}),
-        "by phase": callgrind.child_script({"x": callgrind.Spec("pass", repeat=1)},
-                                           measures.CHILD_PROGRAM + measures.PHASES_SETUP),
-    }
+    heavy, light = measures.split(list(OPERATIONS))
+    scripts = {"operations": measures.counting(light, False, True, {}).script,
+               "cold start and scrypt": measures.counting(heavy, True, True, {}).script}
     assert {k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in scripts.items()} == CHILD_PROGRAMS
+    assert measures.OPTIONS == VALGRIND_OPTIONS

@@ -81,18 +81,30 @@ def test_install_wraps_the_views_the_apps_functions_and_the_phases_of_the_librar
 @pytest.mark.slow
 def test_real_counts_by_phase_add_up_and_name_the_view():
     names = ["GET /api/settings", "GET /"]
-    first = measures.finish_phases(measures.start_phases(names))
+    first = measures.finish_instructions(measures.start_instructions(names))["by_phase"]
     settings = first["phases"]["GET /api/settings"]
     assert settings[VIEW] > 0 and settings[COMPILE] > 0 and settings[EXECUTE] > 0 and settings[LOAD] > 0
     assert settings[RENDER] == 0  # a JSON route renders no template
     assert first["phases"]["GET /"][RENDER] > 0
     functions = first["functions"]["GET /api/settings"]
     assert functions["target_app/api.py:settings"] > settings[VIEW]  # inclusive: its SQL too
-    again = measures.finish_phases(measures.start_phases(names))
+    again = measures.finish_instructions(measures.start_instructions(names))["by_phase"]
     for name in names:
         for phase, n in first["phases"][name].items():
             # The same code: the same count, within the spread docs/measurements.md gives ("Noise").
             assert abs(again["phases"][name][phase] - n) <= max(0.005 * n, 2000), (name, phase)
+
+
+@needs_valgrind
+def test_a_run_by_phase_that_fails_leaves_the_total_counted():
+    from benchmarks import callgrind
+
+    # No wrappers made (_PHASES is None): the run by phase fails, alone.
+    count = callgrind.Count({"cpu": "sum(range(1000))", "too": "sum(range(10))"}, repeat=1, warmup=1,
+                            options=measures.OPTIONS, phased=["cpu"]).start()
+    counts = count.finish()
+    assert counts["cpu"] > 0 and counts["too"] > 0
+    assert "AttributeError" in count.by_phase["cpu"] and "too" not in count.by_phase
 
 
 def test_a_failed_count_by_phase_fails_these_benchmarks_alone():
