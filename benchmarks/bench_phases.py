@@ -9,10 +9,17 @@ valgrind and a C compiler, and is skipped without them or with
 TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
+from pathlib import Path
+
 from .exact import check, measure_exact
 from .measures import HEAVY
 from .operations import OPERATIONS
-from .phases import PHASES
+from .phases import PHASES, source_functions
+
+# target_app's own functions, from the source beside the suite (asv's
+# parameters are fixed when it discovers the suite): at a commit that lacks
+# one, or an operation that does not call it, its benchmark is skipped.
+FUNCTIONS = source_functions(Path(__file__).resolve().parent.parent)
 
 
 class Phases:
@@ -34,3 +41,26 @@ class Phases:
     # 2: counted in the process of the operation's total, after it (2 warm-ups
     # with the wrappers), no longer in a process of its own.
     track_phase_instructions.version = "2"
+
+
+class Functions:
+    """Instructions of one run of an operation inside one of target_app's own functions, inclusive: a
+    regression named at the function where it happened (``target_app/api.py:settings``), even when it adds
+    no call (an inline loop). Counted in the same run as the phases."""
+
+    params = [[name for name in OPERATIONS if name not in HEAVY], FUNCTIONS]
+    param_names = ["operation", "function"]
+    timeout = 900
+
+    setup_cache = measure_exact  # beside the totals (benchmarks/exact.py)
+
+    def setup(self, cache, operation, function):
+        check(cache["Phases"], "phases", operation)
+        if function not in cache["Phases"]["functions"].get(operation, {}):
+            raise NotImplementedError(f"{operation} does not call {function} at this commit")
+
+    def track_function_instructions(self, cache, operation, function):
+        return cache["Phases"]["functions"][operation][function]
+
+    track_function_instructions.unit = "instructions"
+    track_function_instructions.version = "1"

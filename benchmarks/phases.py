@@ -30,6 +30,7 @@ in place.
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
 import inspect
@@ -246,6 +247,22 @@ def function_name(fn: Callable) -> str:
     else:
         where = fn.__module__
     return f"{where}:{fn.__qualname__}"
+
+
+def source_functions(root: Path, package: str = "target_app") -> list[str]:
+    """The names :func:`function_name` gives ``package``'s own functions (module and class level, as
+    :func:`prepare` wraps them), read from its source under ``root`` without importing it."""
+    out = []
+    for path in sorted((root / package).rglob("*.py")):
+        where = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append(f"{where}:{node.name}")
+            elif isinstance(node, ast.ClassDef):
+                out += [f"{where}:{node.name}.{item.name}" for item in node.body
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and not item.name.startswith("__")]
+    return out
 
 
 def _own_functions(package: str) -> list[tuple[object, str, Callable]]:

@@ -156,13 +156,23 @@ def load_rules(root: Path) -> Rules:
 
 
 def asv_thresholds(rules: Rules, ids: dict[str, str]) -> dict[str, float]:
-    """asv.conf.json's ``regressions_thresholds``: one anchored regex per benchmark id.
+    """asv.conf.json's ``regressions_thresholds``: anchored regexes, one per benchmark id, or one per
+    benchmark whose ids all have the same threshold (a benchmark by operation and function has a thousand).
 
     ``ids`` maps each id (with parameters) to its benchmark name. asv takes
-    the largest threshold among the regexes that match, so each id gets a
-    regex of its own, and the site lists exactly the steps the rules judge.
+    the largest threshold among the regexes that match, so each id is
+    matched by one regex only, and the site lists exactly the steps the rules judge.
     """
-    return {f"^{re.escape(ident)}(@.*)?$": rules.site_threshold(ident, name) for ident, name in sorted(ids.items())}
+    by_name: dict[str, dict[str, float]] = {}
+    for ident, name in sorted(ids.items()):
+        by_name.setdefault(name, {})[ident] = rules.site_threshold(ident, name)
+    out = {}
+    for name, thresholds in sorted(by_name.items()):
+        if len(thresholds) > 1 and len(set(thresholds.values())) == 1:
+            out[f"^{re.escape(name)}\\(.*\\)(@.*)?$"] = next(iter(thresholds.values()))
+        else:
+            out.update({f"^{re.escape(ident)}(@.*)?$": t for ident, t in thresholds.items()})
+    return out
 
 
 THRESHOLDS_BLOCK = re.compile(r'("regressions_thresholds":\s*)\{.*?\n    \}', re.S)

@@ -103,6 +103,7 @@ TOUCHES: dict[str, tuple[str, ...]] = {
 EXACT_BENCH = [r"^bench_(instructions|counters|syscalls|phases)\."]
 INSTRUCTIONS = "bench_instructions.Instructions.track_instructions"
 PHASES = "bench_phases.Phases.track_phase_instructions"
+FUNCTIONS = "bench_phases.Functions.track_function_instructions"
 REPORT = "layout.json"
 
 
@@ -116,7 +117,8 @@ class LayoutReport:
     # kind -> what the gate flags between the base and it, with today's rules (on no operation's own path)
     flagged: dict[str, list[str]] = field(default_factory=dict)
     touches: dict[str, list[str]] = field(default_factory=dict)
-    # "operation, phase" -> kind -> [its instructions at the parent, the move] (on no operation's own path)
+    # "operation, phase" (or "operation, target_app function") -> kind -> [its instructions at the parent,
+    # the move] (on no operation's own path)
     phase_moves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def largest_phase_moves(self, tolerance, top: int = 12) -> list[tuple[str, str, float, float]]:
@@ -199,10 +201,11 @@ def judge_layout(base: str, results: dict, rules) -> LayoutReport:
             if op in after and value:
                 report.moves.setdefault(op, {})[kind] = after[op] / value - 1
         touched = TOUCHES.get(kind, ())
-        phases_before, phases_after = _instruction_counts(parent, PHASES), _instruction_counts(result, PHASES)
-        for key, value in phases_before.items():
-            if key in phases_after and key.split(",")[0] not in touched:
-                report.phase_moves.setdefault(key, {})[kind] = [value, phases_after[key] - value]
+        for name in (PHASES, FUNCTIONS):  # by phase, and by target_app function
+            phases_before, phases_after = _instruction_counts(parent, name), _instruction_counts(result, name)
+            for key, value in phases_before.items():
+                if key in phases_after and key.split(",")[0] not in touched:
+                    report.phase_moves.setdefault(key, {})[kind] = [value, phases_after[key] - value]
         report.flagged[kind] = [f.id for f in compare_results(parent, result, rules).regressions
                                 if not any(f"('{op}'" in f.id for op in touched)]
     return report
@@ -224,9 +227,9 @@ def to_markdown(report: LayoutReport, rules=None) -> str:
     if report.phase_moves:
         rule = rules.counter(PHASE_RULE, PHASE_RULE) if rules else None
         tolerance = Tolerance(rule.relative, rule.absolute) if rule else DEFAULT_TOLERANCE
-        lines += ["", f"By phase, the moves nearest their tolerance ({tolerance.relative:.1%} + "
-                  f"{tolerance.absolute:,.0f} instructions):", "",
-                  "| Operation, phase | Instructions | Move | Kind |", "|---|---:|---:|---|"]
+        lines += ["", "By phase and by target_app function, the moves nearest their tolerance "
+                  f"({tolerance.relative:.1%} + {tolerance.absolute:,.0f} instructions):", "",
+                  "| Operation, phase or function | Instructions | Move | Kind |", "|---|---:|---:|---|"]
         for key, kind, before, move in report.largest_phase_moves(tolerance):
             share = f" ({move / before:+.2%})" if before else ""
             lines.append(f"| `{key}` | {before:,.0f} | {move:+,.0f}{share} | {kind} |")

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,9 @@ def test_install_wraps_the_views_the_apps_functions_and_the_phases_of_the_librar
     names = {m[1] for m in tracker.meaning if m[0] == "function"}
     assert "target_app/api.py:settings" in names
     assert "target_app/main.py:index" in names
+    # The functions benchmark's parameters, read from the source, name what the wrappers name.
+    own = {n for n in names if n.startswith("target_app/") and "<locals>" not in n}
+    assert own and own <= set(phases.source_functions(Path(__file__).resolve().parents[2]))
     assert all(getattr(f, "__phases_wrapped__", False) for f in app.view_functions.values())
     client = app.test_client()
     assert client.get("/healthz").status_code == 200  # the app still answers through the wrappers
