@@ -72,7 +72,7 @@ def repo(tmp_path_factory):
     r.commit("homepage: a slower template filter")
     sh(r.path, "git", "checkout", "-q", "main")
     branch("loop", "target_app/api.py", "def settings():\n    mine =",
-           "def settings():\n    total = 0\n    for i in range(300):  # planted\n        total += i\n    mine =",
+           "def settings():\n    total = 0\n    for i in range(600):  # planted\n        total += i\n    mine =",
            "api/settings: an inline loop in the view")
     return r
 
@@ -211,10 +211,14 @@ def test_a_two_percent_slowdown_inside_one_phase_fails_the_gate_and_is_named_the
 @pytest.mark.proof
 @needs_valgrind
 def test_explain_names_the_view_function_whose_loop_grew_without_a_new_call(repo, tmp_path):
-    proc, data = gate(repo, "loop", tmp_path, bench=["--bench", "Phases", "--rounds", "1"])
+    proc, data = gate(repo, "loop", tmp_path, bench=["--bench", "Phases|Functions", "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    regressed = [f["id"] for f in data["findings"] if f["status"] == "regressed"]
-    assert regressed == ["bench_phases.Phases.track_phase_instructions('GET /api/settings', 'view')"], regressed
+    regressed = sorted(f["id"] for f in data["findings"] if f["status"] == "regressed")
+    # Judged where it happened: the view's phase, and the view's own function (inclusive), nothing else.
+    assert regressed == [
+        "bench_phases.Functions.track_function_instructions('GET /api/settings', 'target_app/api.py:settings')",
+        "bench_phases.Phases.track_phase_instructions('GET /api/settings', 'view')"], regressed
+    assert "`target_app/api.py:settings` in `GET /api/settings` +" in proc.stdout
     out = tmp_path / "explain.json"
     cmd = [sys.executable, "-m", "scripts", "explain", "main", "loop", "--repo", str(repo.path),
            "--bench", r"Phases.track_phase_instructions\('GET /api/settings', 'view'\)", "--json", str(out)]
