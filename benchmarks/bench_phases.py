@@ -2,7 +2,7 @@
 
 A 2% slowdown inside the template render is 0.3% of ``GET /``, under the
 total's tolerance; as a share of the render it is plain. Each operation
-(the scrypt ones aside) is counted once more, phase by phase, in the
+is counted once more, phase by phase, in the
 process that counted its total, right after it
 (benchmarks/phases.py for the phases and how they are told apart). Needs
 valgrind and a C compiler, and is skipped without them or with
@@ -12,7 +12,6 @@ TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 from pathlib import Path
 
 from .exact import check, measure_exact
-from .measures import HEAVY
 from .operations import OPERATIONS
 from .phases import PHASES, source_functions
 
@@ -25,7 +24,7 @@ FUNCTIONS = source_functions(Path(__file__).resolve().parent.parent)
 class Phases:
     """Instructions of one run of an operation spent in one phase (the same code, the same count)."""
 
-    params = [[name for name in OPERATIONS if name not in HEAVY], list(PHASES)]
+    params = [list(OPERATIONS), list(PHASES)]
     param_names = ["operation", "phase"]
     timeout = 900
 
@@ -39,7 +38,8 @@ class Phases:
 
     track_phase_instructions.unit = "instructions"
     # 2: counted in the process of the operation's total, after it (2 warm-ups
-    # with the wrappers), no longer in a process of its own.
+    # with the wrappers), no longer in a process of its own; the scrypt
+    # operations too, and their password hashing as a phase of its own.
     track_phase_instructions.version = "2"
 
 
@@ -48,7 +48,7 @@ class Functions:
     regression named at the function where it happened (``target_app/api.py:settings``), even when it adds
     no call (an inline loop). Counted in the same run as the phases."""
 
-    params = [[name for name in OPERATIONS if name not in HEAVY], FUNCTIONS]
+    params = [list(OPERATIONS), FUNCTIONS]
     param_names = ["operation", "function"]
     timeout = 900
 

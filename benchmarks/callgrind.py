@@ -110,11 +110,11 @@ class Count:
     """
 
     def __init__(self, operations, setup="", *, prelude="", first=None, repeat=10, warmup=3, python=None,
-                 env=None, timeout=600.0, options=(), phased=()):
+                 env=None, timeout=600.0, options=(), phased=None):
         self.exe = valgrind()
         self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
         self.first = first or {}
-        self.phased = frozenset(phased)
+        self.phased = dict(phased or {})  # operation -> its warm-up runs with the phases' wrappers
         self.script = child_script(self.operations, setup, prelude=prelude, first=first, phased=self.phased)
         self.python = python or sys.executable
         self.env = env

@@ -64,7 +64,8 @@ def _measured(fn: str, prep: str, op: Spec) -> str:
 
 
 def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int = 10, warmup: int = 3, *,
-                 prelude: str = "", first: dict[str, Spec] | None = None, phased=()) -> str:
+                 prelude: str = "", first: dict[str, Spec] | None = None,
+                 phased: dict[str, int] | None = None) -> str:
     """The Python program valgrind runs.
 
     1. ``prelude``, uninstrumented; then each of ``first``, measured in this
@@ -78,9 +79,10 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        2%). An operation that raises NotImplementedError in its warm-up (a
        feature this commit lacks) reports "skipped"; one that fails reports
        its error; the others are still measured.
-    4. Each operation named in ``phased`` is then counted once more in its
-       process, by phase (cgprogram.py, ``_by_phase``): ``setup`` must have
-       set ``_PHASES`` to the wrappers (benchmarks/phases.py, ``prepare``).
+    4. Each operation named in ``phased`` (with its warm-up runs, a count) is
+       then counted once more in its process, by phase (cgprogram.py,
+       ``_by_phase``): ``setup`` must have set ``_PHASES`` to the wrappers
+       (benchmarks/phases.py, ``prepare``).
     """
     lines = [PROGRAM, textwrap.dedent(prelude).strip()]
     if first:
@@ -95,7 +97,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
         op = _spec(op, repeat, warmup)
         fn, code, prep = _function(name, op)
         lines.append(code)
-        flag = ", True" if name in phased else ""
+        flag = f", {phased[name]}" if name in (phased or {}) else ""
         calls.append(f"_measure({index}, {fn}, lambda: {prep}, {op.warmup}, {op.repeat}, {bool(op.prepare)}{flag})"
                      f"  # {name}")
     lines += ["_gc.collect()", "_gc.freeze()", *calls]

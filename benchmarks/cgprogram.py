@@ -50,20 +50,20 @@ def _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased):
         for _i in range(_repeat):
             _fn(_i, None)
         _os.getppid()
-    _report(_index, status="ran", **(_by_phase(_fn, _prep) if _phased else {}))
+    _report(_index, status="ran", **(_by_phase(_fn, _prep, _phased) if _phased is not None else {}))
 
 # Counted by phase too (benchmarks/phases.py), after its total and with
 # what that count compiled and instrumented: the wrappers the set-up made
-# (_PHASES) are put in place, the operation warms up with them, and one
+# (_PHASES) are put in place, the operation warms up with them (_warmup
+# runs: none for the scrypt ones, whose run is the hash), and one
 # run is counted from a reset (os.getpgrp: --zero-before, no dump of the
 # warm-up) to a marker. Its one dump follows the total's, and comes only
 # once the warm-up went well.
 _PHASES = None
-_PHASE_WARMUP = 2
-def _by_phase(_fn, _prep):
+def _by_phase(_fn, _prep, _warmup):
     try:
         _PHASES.activate()
-        for _i in range(_PHASE_WARMUP):
+        for _i in range(_warmup):
             _fn(-100 - _i, _prep())
         _gc.collect()
         _p = _prep()
@@ -78,7 +78,7 @@ def _by_phase(_fn, _prep):
         _os.getppid()
     return {"by_phase": "ran", "phase_dumps": 1}
 
-def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased=False):
+def _measure(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased=None):
     _sys.stdout.flush()
     _sys.stderr.flush()
     _pid = _os.fork()

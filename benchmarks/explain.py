@@ -219,7 +219,7 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
 
     from .callgrind import Count, trampolines_library, valgrind
     from .common import CHEAP_HASH, bench_db, remove_db
-    from .measures import HEAVY, OPTIONS, by_phase, counting_program, specs
+    from .measures import OPTIONS, by_phase, counting_program, phased, specs
 
     try:
         valgrind()
@@ -232,7 +232,7 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
         env["CG_PHASES"] = str(library)
     try:
         count = Count(specs(names), counting_program(library is not None), env=env, options=OPTIONS,
-                      phased=[name for name in names if name not in HEAVY] if library is not None else ())
+                      phased=phased(names) if library is not None else None)
         count.start().finish(top)
         out = {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
                for name, functions in count.functions.items()}

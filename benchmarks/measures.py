@@ -243,21 +243,31 @@ def counting_program(by_phase: bool) -> str:
     return CHILD_PROGRAM + PHASES_SETUP if by_phase else CHILD_PROGRAM
 
 
+# Warm-up runs with the phases' wrappers in place, before the run by phase:
+# the interpreter re-specialises the code that now calls them. None for the
+# scrypt operations, whose run is the hash (~785M instructions, ~2 s).
+PHASE_WARMUP = 2
+
+
+def phased(names) -> dict[str, int]:
+    """Each of ``names`` with its warm-up runs before its run by phase."""
+    return {name: 0 if name in HEAVY else PHASE_WARMUP for name in names}
+
+
 def counting(group: list[str], cold_start: bool, by_phase: bool, env: dict[str, str]) -> Count:
     """The valgrind process that counts ``group`` (and first the cold start, with ``cold_start``), and each
-    operation but the scrypt ones by phase too, ``by_phase``."""
+    operation by phase too, ``by_phase``."""
     first = {COLD_START: Spec(COLD_BODY, repeat=1, warmup=0)} if cold_start else None
     return Count(specs(group), counting_program(by_phase), prelude=COLD_PROGRAM if cold_start else "",
-                 first=first, env=env, options=OPTIONS, phased=[n for n in group if n not in HEAVY] if by_phase else ())
+                 first=first, env=env, options=OPTIONS, phased=phased(group) if by_phase else None)
 
 
 def start_instructions(names: list[str] | None = None) -> dict:
     """Start the two valgrind processes side by side, each on its own copy of
     the database (a count must not depend on what the other one wrote).
 
-    Every operation but the scrypt ones is counted by phase too, in its own
-    process after its total (a run of those is 785M instructions, nearly all
-    of them in the hash), if a C compiler made the phases' trampolines.
+    Every operation is counted by phase too, in its own process after its
+    total, if a C compiler made the phases' trampolines.
     ``names``: these operations only (and the cold start).
     """
     try:

@@ -154,7 +154,8 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
 
 # One colour per phase, in benchmarks/phases.PHASES's order (a phase this
 # list does not know is grey).
-PHASE_COLOURS = {"set-up and routing": "#9e9e9e", "view": "#1f77b4", "SQL compile": "#ff7f0e",
+PHASE_COLOURS = {"set-up and routing": "#9e9e9e", "view": "#1f77b4", "password hashing": "#bcbd22",
+                 "SQL compile": "#ff7f0e",
                  "driver execute": "#d62728", "row loading": "#2ca02c", "ORM flush": "#8c564b",
                  "template render": "#9467bd", "JSON encoding": "#e377c2", "after request and teardown": "#17becf"}
 

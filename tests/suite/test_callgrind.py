@@ -12,7 +12,7 @@ from benchmarks import callgrind
 
 def test_child_script_measures_each_operation_in_a_forked_process_between_markers():
     ops = {"a": "x = 1", "b-c": callgrind.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
-    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2, phased=["a"])
+    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2, phased={"a": 1})
     compile(script, "<child>", "exec")
     # One pair of markers around all runs, or one around each run with a prepare step; and the end of a run
     # by phase, which starts at a reset.
@@ -21,7 +21,7 @@ def test_child_script_measures_each_operation_in_a_forked_process_between_marker
     assert script.index("def _op_a") < script.index("def _op_b_c")
     # The parent forks one process per operation after the set-up, in order;
     # each warms up before it switches instrumentation on.
-    assert "_measure(0, _op_a, lambda: None, 2, 5, False, True)" in script  # then by phase
+    assert "_measure(0, _op_a, lambda: None, 2, 5, False, 1)" in script  # then by phase, after 1 warm-up
     assert "_measure(1, _op_b_c, lambda: (2), 1, 3, True)" in script
     assert script.index("import sys") < script.index("_gc.freeze()") < script.index("_measure(0,")
     child = script[script.index("def _child"):script.index("def _measure")]
@@ -286,7 +286,7 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "2ea5ef594bf68573", "cold start and scrypt": "eb6baf9f12f67fee"}
+CHILD_PROGRAMS = {"operations": "b9978d5c1a0af4ff", "cold start and scrypt": "5354864329d42ffc"}
 VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 

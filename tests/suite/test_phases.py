@@ -105,7 +105,7 @@ def test_a_run_by_phase_that_fails_leaves_the_total_counted():
 
     # No wrappers made (_PHASES is None): the run by phase fails, alone.
     count = callgrind.Count({"cpu": "sum(range(1000))", "too": "sum(range(10))"}, repeat=1, warmup=1,
-                            options=measures.OPTIONS, phased=["cpu"]).start()
+                            options=measures.OPTIONS, phased={"cpu": 1}).start()
     counts = count.finish()
     assert counts["cpu"] > 0 and counts["too"] > 0
     assert "AttributeError" in count.by_phase["cpu"] and "too" not in count.by_phase
