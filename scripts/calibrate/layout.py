@@ -145,7 +145,7 @@ def _instruction_counts(result, name: str = INSTRUCTIONS) -> dict[str, float]:
     labels = param_labels(result.params.get(name) or [])
     values = result.value_list(name)
     return {label.replace("'", ""): v for label, v in zip(labels, values, strict=False)
-            if isinstance(v, int | float)}
+            if isinstance(v, int | float) and v == v}  # NaN: skipped there
 
 
 def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
