@@ -286,7 +286,7 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "b9978d5c1a0af4ff", "cold start and scrypt": "5354864329d42ffc"}
+CHILD_PROGRAMS = {"operations": "290a4982c69d831a", "cold start and scrypt": "42eff95f4d8f8166"}
 VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 
