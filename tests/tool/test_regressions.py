@@ -60,7 +60,8 @@ def test_a_step_that_was_undone_is_not_current():
 
 
 def test_same_code_noise_lists_nothing():
-    moves = [1.0, 1.012, 0.991, 1.018, 1.003, 0.985, 1.01, 0.997]  # within the 2.5% instruction tolerance
+    # The same code counted again moves by up to ~0.1% (docs/measurements.md, "Noise"); the rule is 0.5%.
+    moves = [1.0, 1.0012, 0.9991, 1.0018, 1.0003, 0.9985, 1.001, 0.9997]
     timing = [0.004, 0.0052, 0.0039, 0.0047, 0.0058, 0.0041, 0.0044, 0.005]  # x1.5 apart: under HomePage's factor
     results = history(**{INSTR: ([[9.8e6 * m] for m in moves], [["'GET /'"]]), HOME: timing})
     assert find_regressions(results, COMMITS, RULES) == []
