@@ -166,6 +166,7 @@ _spec.loader.exec_module(_pkg)
 from benchmarks.common import make_app
 from benchmarks.operations import OPERATIONS as OPS, Context
 ctx = Context(make_app(os.environ["CG_DB"]))
+_keep(os.environ["CG_DB"])
 """
 
 # Import the framework first, uninstrumented: what is counted is target_app's

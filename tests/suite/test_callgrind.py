@@ -286,7 +286,7 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "290a4982c69d831a", "cold start and scrypt": "42eff95f4d8f8166"}
+CHILD_PROGRAMS = {"operations": "4273f7e418ca638d", "cold start and scrypt": "e9202c7ffbb58841"}
 VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 
@@ -302,3 +302,17 @@ def test_the_programs_valgrind_runs_are_pinned_byte_for_byte():
                "cold start and scrypt": measures.counting(heavy, True, True, {}).script}
     assert {k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in scripts.items()} == CHILD_PROGRAMS
     assert measures.OPTIONS == VALGRIND_OPTIONS
+
+
+@needs_valgrind
+def test_what_an_operation_writes_to_the_kept_database_is_gone_before_the_next(tmp_path):
+    db = tmp_path / "app.db"
+    setup = (f"import sqlite3\n_c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+             "_c.execute('PRAGMA journal_mode=WAL')\n_c.execute('CREATE TABLE t (x)')\n"
+             f"_keep({str(db)!r})")
+    ops = {name: callgrind.Spec(f"_w = sqlite3.connect({str(db)!r})\n_w.execute('INSERT INTO t VALUES (1)')\n"
+                                "_w.commit()\nassert _w.execute('SELECT count(*) FROM t').fetchone()[0] == 1",
+                                repeat=1, warmup=0) for name in ("first", "second")}
+    counts = callgrind.Count(ops, setup).start().finish()
+    # The second found the table as the set-up left it, not with the first one's row.
+    assert all(isinstance(n, float) for n in counts.values()), counts
