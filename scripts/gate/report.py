@@ -10,7 +10,7 @@ from scripts.gate.verdict import Finding, Verdict
 from scripts.ids import BenchmarkId, is_nan
 
 # The benchmarks whose parameters are an operation and one of its phases, or one of target_app's functions
-# (benchmarks/bench_phases.py).
+# over every operation (benchmarks/bench_phases.py).
 PHASES = "bench_phases.Phases.track_phase_instructions"
 FUNCTIONS = "bench_phases.Functions.track_function_instructions"
 
@@ -38,17 +38,16 @@ def graph_link(site_url: str, f: Finding) -> str:
 
 
 def component(f: Finding) -> str | None:
-    """"template render of `GET /` +4.1%" for a phase's finding, "`target_app/api.py:settings` in `GET
-    /api/settings` +5.0%" for a function's; None for any other."""
+    """"template render of `GET /` +4.1%" for a phase's finding, "`target_app/api.py:settings` +5.0%" for a
+    function's; None for any other."""
     ident = BenchmarkId.parse(f.id)
     if ident.name not in (PHASES, FUNCTIONS) or f.before is None or f.after is None:
         return None
-    operation, _, part = ident.params.partition(", ")
-    operation, part = operation.strip("'"), part.strip("'")
     change = f"{(f.after - f.before) / f.before:+.1%}" if f.before else f"{f.after - f.before:+,.0f} instructions"
     if ident.name == FUNCTIONS:
-        return f"`{part}` in `{operation}` {change}"
-    return f"{part} of `{operation}` {change}"
+        return f"`{ident.params.strip(chr(39))}` {change}"
+    operation, _, phase = ident.params.partition(", ")
+    return f"{phase.strip(chr(39))} of `{operation.strip(chr(39))}` {change}"
 
 
 def to_markdown(v: Verdict, site_url: str = "") -> str:
