@@ -25,6 +25,7 @@ from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import side_project
 from scripts.git import git
+from scripts.regressions import find_regressions
 from scripts.rules import load_rules
 
 # A module every request imports (the database session), an unused function added to it.
@@ -116,6 +117,9 @@ class LayoutReport:
     base_counts: dict[str, float] = field(default_factory=dict)
     # kind -> what the gate flags between the base and it, with today's rules (on no operation's own path)
     flagged: dict[str, list[str]] = field(default_factory=dict)
+    # What the history's regressions list shows over the committed kinds, one after the other (on no
+    # operation's own path): "benchmark id at commit"
+    listed: list[str] = field(default_factory=list)
     touches: dict[str, list[str]] = field(default_factory=dict)
     # "operation, phase" (or "operation, target_app function") -> kind -> [its instructions at the parent,
     # the move] (on no operation's own path)
@@ -208,6 +212,11 @@ def judge_layout(base: str, results: dict, rules) -> LayoutReport:
                     report.phase_moves.setdefault(key, {})[kind] = [value, phases_after[key] - value]
         report.flagged[kind] = [f.id for f in compare_results(parent, result, rules).regressions
                                 if not any(f"('{op}'" in f.id for op in touched)]
+    # The committed kinds as a history: what its regressions list shows (a same-code history lists nothing).
+    committed = {results[k].commit: (k, results[k]) for k in order if results.get(k) is not None}
+    for r in find_regressions({c: res for c, (_, res) in committed.items()}, list(committed), rules):
+        if not any(f"('{op}'" in r.benchmark for op in TOUCHES.get(committed[r.commit][0], ())):
+            report.listed.append(f"{r.benchmark} at {committed[r.commit][0]}")
     return report
 
 
@@ -235,11 +244,14 @@ def to_markdown(report: LayoutReport, rules=None) -> str:
             lines.append(f"| `{key}` | {before:,.0f} | {move:+,.0f}{share} | {kind} |")
     flagged = "; ".join(f"{kind}: " + ", ".join(f"`{i}`" for i in ids) for kind, ids in report.flagged.items() if ids)
     lines += ["", f"What the gate flags between the base and each kind: {flagged or 'nothing'}."]
+    listed = ", ".join(f"`{i}`" for i in report.listed)
+    lines += ["", f"What the regressions list shows over the committed kinds as a history: {listed or 'nothing'}."]
     return "\n".join(lines) + "\n"
 
 
 def main_layout(project: Project, out: Path) -> int:
-    """Run the layout calibration, write ``out/layout.json`` and ``.md``; exit 1 when the gate flags any kind."""
+    """Run the layout calibration, write ``out/layout.json`` and ``.md``; exit 1 when the gate flags any kind
+    or the regressions list shows anything over them."""
     report = layout_calibration(project, out / "layout-work")
     out.mkdir(parents=True, exist_ok=True)
     (out / REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n")
@@ -247,4 +259,4 @@ def main_layout(project: Project, out: Path) -> int:
     (out / "layout.md").write_text(md)
     print(md)
     print(f"[layout] report: {out / 'layout.md'} (and {REPORT}); the site's trust page shows it")
-    return 1 if any(report.flagged.values()) else 0
+    return 1 if any(report.flagged.values()) or report.listed else 0

@@ -44,7 +44,7 @@ def test_each_kind_is_judged_against_the_commit_before_it_and_its_own_path_is_se
     for key in keys:
         if key == layout.UNUSED_MODULE.key:
             values = [values[0], values[1] * 1.02]  # a module imported at start-up: the cold start's own path
-        results[key] = _result(key[:1] * 40, values)
+        results[key] = _result(str(keys.index(key) + 1) * 40, values)
     results[layout.ENV_SIZE] = _result("e" * 40, [1e6 * 1.003, 1e8])
     report = layout.judge_layout("0" * 40, results, load_rules(ROOT))
     # Cumulative commits are judged one step each: after the module, the cold start stays put.
@@ -53,6 +53,14 @@ def test_each_kind_is_judged_against_the_commit_before_it_and_its_own_path_is_se
     assert report.largest("cold_start")[1] == 0
     assert report.largest("GET /") == (layout.ENV_SIZE, report.moves["GET /"][layout.ENV_SIZE])
     assert not any(report.flagged.values()), report.flagged  # 0.3% is within the tolerance; 2% is on its path
+    assert report.listed == []  # the committed kinds as a history: nothing listed
+    # A step of 2% off its path, at the renamed local, is flagged there and listed.
+    results[layout.RENAMED_LOCAL.key].values[NAME] = [1e6 * 1.02, 1e8 * 1.02]
+    for key in keys[keys.index(layout.RENAMED_LOCAL.key) + 1:]:
+        results[key].values[NAME] = [1e6 * 1.02, 1e8 * 1.02]
+    report = layout.judge_layout("0" * 40, results, load_rules(ROOT))
+    assert report.flagged[layout.RENAMED_LOCAL.key] == [f"{NAME}('GET /')"]
+    assert report.listed == [f"{NAME}('GET /') at {layout.RENAMED_LOCAL.key}"]
     assert "On its own path" in layout.to_markdown(report)
 
 
