@@ -95,7 +95,8 @@ def test_benchmark_runs_once(cls, name, combo, monkeypatch):
 
 # target_app's functions that the operations call: each is measured (bench_phases.Functions).
 CALLED = {"target_app/main.py:index", "target_app/api.py:settings", "target_app/auth.py:login",
-          "target_app/db.py:get_session", "target_app/auth.py:load_logged_in_user", "target_app/bulk.py:bulk_create_users"}
+          "target_app/db.py:get_session", "target_app/auth.py:load_logged_in_user",
+          "target_app/bulk.py:bulk_create_users"}
 
 
 @pytest.mark.slow
