@@ -215,24 +215,19 @@ FUNCTIONS_KEPT = 300  # per side and kind: enough that what changed is on both l
 def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, dict]:
     """Operation -> its top functions by self and inclusive instructions per run, and its system calls per
     run by call site (``{}`` without valgrind)."""
-    from pathlib import Path
-
-    from .callgrind import Count, trampolines_library, valgrind
+    from .callgrind import trampolines_library, valgrind
     from .common import CHEAP_HASH, bench_db, remove_db
-    from .measures import OPTIONS, by_phase, counting_program, phased, specs
+    from .measures import by_phase, counting, environment
 
     try:
         valgrind()
     except NotImplementedError:
         return {}
     db_path = bench_db(password_method=CHEAP_HASH)
-    env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
     library = trampolines_library()
-    if library is not None:
-        env["CG_PHASES"] = str(library)
     try:
-        count = Count(specs(names), counting_program(library is not None), env=env, options=OPTIONS,
-                      phased=phased(names) if library is not None else None)
+        # The same process the counts come from (benchmarks/measures.py), all of ``names`` in one.
+        count = counting(names, False, library is not None, environment(db_path, library))
         count.start().finish(top)
         out = {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}
                for name, functions in count.functions.items()}

@@ -255,6 +255,14 @@ def phased(names) -> dict[str, int]:
     return {name: 0 if name in HEAVY else PHASE_WARMUP for name in names}
 
 
+def environment(db_path, library) -> dict[str, str]:
+    """What a counting process is told: its database, the suite, and the phases' trampolines (if any)."""
+    env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
+    if library is not None:
+        env["CG_PHASES"] = str(library)
+    return env
+
+
 def counting(group: list[str], cold_start: bool, by_phase: bool, env: dict[str, str]) -> Count:
     """The valgrind process that counts ``group`` (and first the cold start, with ``cold_start``), and each
     operation by phase too, ``by_phase``."""
@@ -275,16 +283,13 @@ def start_instructions(names: list[str] | None = None) -> dict:
         valgrind()
     except NotImplementedError as exc:
         return {"skip": str(exc)}
-    bench = str(Path(__file__).resolve().parent)
     library = trampolines_library()
     runs = []
     for group, cold_start in zip(split(list(OPERATIONS) if names is None else names), [True, False],
                                  strict=True):
         db_path = bench_db(password_method=CHEAP_HASH)
-        env = {"CG_DB": str(db_path), "CG_BENCH": bench}
-        if library is not None:
-            env["CG_PHASES"] = str(library)
-        runs.append((counting(group, cold_start, library is not None, env).start(), db_path))
+        runs.append((counting(group, cold_start, library is not None, environment(db_path, library)).start(),
+                      db_path))
     by_phase = None if library is not None else "no C compiler for the phases' trampolines: counts by phase skipped"
     return {"runs": runs, "by_phase_skip": by_phase}
 
