@@ -47,7 +47,9 @@ from .cgdump import (  # noqa: F401 - the dump reader, importable from here as b
     measured_dumps,
     parse_dumps,
     per_operation,
+    read_dump,
     syscall_counts,
+    syscalls_of,
     top_functions,
 )
 from .cglibs import REQUESTS_SOURCE, compiled, requests_library, trampolines_library  # noqa: F401
@@ -125,6 +127,7 @@ class Count:
         # (a str) that stopped it.
         self.by_phase: dict[str, tuple[dict[str, float], float] | str] = {}
         self.manifest: dict[str, object] = {}
+        self.counts: dict[str, float | str] = {}  # what finish() returned
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.proc: subprocess.Popen | None = None
         self.functions: dict[str, dict[str, list[list]]] = {}
@@ -157,6 +160,10 @@ class Count:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.slot)
         return self
+
+    def ended(self) -> bool:
+        """Whether :meth:`finish` would return now: valgrind has exited, or overrun its timeout."""
+        return self.proc.poll() is not None or time.monotonic() - self.started > self.timeout
 
     def finish(self, functions: int = 0) -> dict[str, float | str]:
         """Wait for valgrind and read its counts (see :func:`count_instructions`).
@@ -191,22 +198,24 @@ class Count:
                 paths = self._read_by_phase(name, reports.get(name, {}), paths)
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
-                counts[name] = self.raw[name] - sum(excluded_cost(paths[i]) for i in positions) / op.repeat
+                read = [read_dump(paths[i]) for i in positions]  # each measured dump read once
+                counts[name] = self.raw[name] - sum(dump.excluded for dump in read) / op.repeat
                 kinds, sites = Counter(), Counter()
-                for i in positions:
-                    k, c = syscall_counts(paths[i])
+                for dump in read:
+                    k, c = syscalls_of(dump)
                     kinds.update(k)
                     sites.update(c)
                 self.syscalls[name] = {kind: kinds[kind] / op.repeat for kind in KINDS}
                 self.syscall_sites[name] = {site: n / op.repeat for site, n in sites.most_common()}
                 if functions:
-                    self.functions[name] = top_functions([paths[i] for i in positions], op.repeat, functions)
+                    self.functions[name] = top_functions(read, op.repeat, functions)
             counts.update({name: r["error"] for name, r in reports.items() if r["status"] == "failed"})
             # What the set-up left in the manifest folder besides the reports (the phases' trampolines).
             self.manifest = {path.stem: json.loads(path.read_text()) for path in (self.slot / "ran").glob("*.json")
                              if not path.stem.isdigit()}
         finally:
             self._close()
+        self.counts = counts
         return counts
 
     def _read_by_phase(self, name: str, report: dict, paths: list[Path]) -> list[Path]:

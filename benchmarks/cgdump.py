@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -81,48 +82,6 @@ def per_operation(operations: dict[str, Spec], totals: list[int]) -> dict[str, f
 RECURSION = re.compile(r"'(\d+)$")
 
 
-def function_costs(path: Path) -> tuple[Counter, Counter]:
-    """Self and inclusive instructions of each function in one callgrind dump.
-
-    Self costs of every level of a recursive function add up under its plain name, and a function's inclusive
-    cost is that of the calls into its first level only, so that recursion
-    (the interpreter's eval loop re-enters itself for every Python call) is
-    counted once. A function entered before the dump began has no call into
-    it here, and no inclusive cost.
-    """
-    own, inclusive = Counter(), Counter()
-    fn, callee, in_call = "", "", False
-    with open(path, errors="replace") as fh:
-        for line in fh:
-            head = line[:1]
-            if head.isdigit() or head in "+-*":
-                fields = line.split()
-                cost = int(fields[1]) if len(fields) > 1 else 0
-                if not in_call:
-                    own[RECURSION.sub("", fn)] += cost
-                elif not RECURSION.search(callee):
-                    inclusive[callee] += cost
-                in_call = False
-            elif line.startswith("fn="):
-                fn, in_call = line[3:].strip(), False
-            elif line.startswith("cfn="):
-                callee = line[4:].strip()
-            elif line.startswith("calls="):
-                in_call = True
-    return own, inclusive
-
-
-def inclusive_costs(path: Path, prefix: str) -> dict[str, int]:
-    """The inclusive instructions of the calls into each function whose name begins with ``prefix``, its first
-    level only (as :func:`function_costs`), in one dump: one pass of a regular expression, for the phases'
-    trampolines, where :func:`function_costs` reads every function line by line."""
-    calls = re.compile(rf"^cfn=({re.escape(prefix)}[^'\n]*)\ncalls=[^\n]*\n[-+*0-9]\S* (\d+)", re.MULTILINE)
-    out: Counter = Counter()
-    for match in calls.finditer(path.read_text(errors="replace")):
-        out[match.group(1)] += int(match.group(2))
-    return dict(out)
-
-
 # What a count leaves out: work whose cost depends on where objects sit in
 # memory rather than on the code that runs. Measured on layout no-ops
 # (``calibrate --layout``), almost all of the moves were here:
@@ -143,34 +102,105 @@ EXCLUDED = frozenset({
 })
 
 
-def excluded_cost(path: Path, excluded: frozenset[str] = EXCLUDED) -> int:
-    """Instructions spent inside ``excluded`` functions in one dump: the inclusive cost of every call into
-    one of them from a function that is not one of them (so nested calls count once)."""
-    out, fn, callee, in_call = 0, "", "", False
+@dataclass
+class Dump:
+    """What the parent reads of one dump, in one pass over its lines (:func:`read_dump`).
+
+    ``own`` and ``inclusive``: each function's self and inclusive
+    instructions (:func:`function_costs`); ``excluded``: the instructions
+    inside EXCLUDED (:func:`excluded_cost`); ``sys_own`` and ``sys_edges``:
+    the system calls made in each function and in each call from one into
+    another (``sysCount``, names without their suffixes; :func:`syscall_counts`).
+    """
+
+    own: Counter = field(default_factory=Counter)
+    inclusive: Counter = field(default_factory=Counter)
+    excluded: int = 0
+    sys_own: Counter = field(default_factory=Counter)
+    sys_edges: Counter = field(default_factory=Counter)
+
+
+def read_dump(path: Path, excluded: frozenset[str] = EXCLUDED) -> Dump:
+    """Read one callgrind dump once: its functions' costs, what is left out, and its system calls.
+
+    Self costs of every level of a recursive function add up under its
+    plain name, and a function's inclusive cost is that of the calls into
+    its first level only, so that recursion (the interpreter's eval loop
+    re-enters itself for every Python call) is counted once. A function
+    entered before the dump began has no call into it here, and no
+    inclusive cost. The left-out cost is the inclusive cost of every call
+    into an ``excluded`` function from one that is not (so nested calls
+    count once).
+    """
+    out = Dump()
+    own, inclusive, sys_own, sys_edges = out.own, out.inclusive, out.sys_own, out.sys_edges
+    column = 0  # sysCount's field in a cost line, if the dump has it
+    fn = fn_plain = callee = callee_plain = ""
+    fn_left_out = callee_first = in_call = False
     with open(path, errors="replace") as fh:
         for line in fh:
             head = line[:1]
             if head.isdigit() or head in "+-*":
-                if in_call and callee in excluded and fn not in excluded:
-                    fields = line.split()
-                    out += int(fields[1]) if len(fields) > 1 else 0
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                if not in_call:
+                    own[fn_plain] += cost
+                else:
+                    if callee_first:
+                        inclusive[callee] += cost
+                    if not fn_left_out and callee_plain in excluded:
+                        out.excluded += cost
+                if column and len(fields) > column and (calls := int(fields[column])):
+                    if in_call:
+                        sys_edges[_SUFFIX.sub("", fn), _SUFFIX.sub("", callee)] += calls
+                    else:
+                        sys_own[_SUFFIX.sub("", fn)] += calls
                 in_call = False
             elif line.startswith("fn="):
-                fn, in_call = RECURSION.sub("", line[3:].strip()), False
+                fn, in_call = line[3:].strip(), False
+                fn_plain = RECURSION.sub("", fn)
+                fn_left_out = fn_plain in excluded
             elif line.startswith("cfn="):
-                callee = RECURSION.sub("", line[4:].strip())
+                callee = line[4:].strip()
+                callee_plain = RECURSION.sub("", callee)
+                callee_first = callee_plain == callee
             elif line.startswith("calls="):
                 in_call = True
+            elif line.startswith("events:"):
+                events = line.split()[1:]
+                column = 1 + events.index("sysCount") if "sysCount" in events else 0
     return out
 
 
-def top_functions(paths: list[Path], runs: int, top: int = 10) -> dict[str, list[list]]:
+def function_costs(path: Path) -> tuple[Counter, Counter]:
+    """Self and inclusive instructions of each function in one callgrind dump (see :func:`read_dump`)."""
+    dump = read_dump(path)
+    return dump.own, dump.inclusive
+
+
+def inclusive_costs(path: Path, prefix: str) -> dict[str, int]:
+    """The inclusive instructions of the calls into each function whose name begins with ``prefix``, its first
+    level only (as :func:`function_costs`), in one dump: one pass of a regular expression, for the phases'
+    trampolines, where :func:`function_costs` reads every function line by line."""
+    calls = re.compile(rf"^cfn=({re.escape(prefix)}[^'\n]*)\ncalls=[^\n]*\n[-+*0-9]\S* (\d+)", re.MULTILINE)
+    out: Counter = Counter()
+    for match in calls.finditer(path.read_text(errors="replace")):
+        out[match.group(1)] += int(match.group(2))
+    return dict(out)
+
+
+def excluded_cost(path: Path, excluded: frozenset[str] = EXCLUDED) -> int:
+    """Instructions spent inside ``excluded`` functions in one dump: the inclusive cost of every call into
+    one of them from a function that is not one of them (so nested calls count once)."""
+    return read_dump(path, excluded).excluded
+
+
+def top_functions(dumps: list[Dump], runs: int, top: int = 10) -> dict[str, list[list]]:
     """The ``top`` functions by self and by inclusive instructions per run, over the dumps of one operation."""
     own, inclusive = Counter(), Counter()
-    for path in paths:
-        o, i = function_costs(path)
-        own.update(o)
-        inclusive.update(i)
+    for dump in dumps:
+        own.update(dump.own)
+        inclusive.update(dump.inclusive)
     # An address is a function without a symbol: no reader can tell what it is.
     return {kind: [[name, round(cost / runs)] for name, cost in counts.most_common()
                    if not name.startswith("0x")][:top]
@@ -211,40 +241,14 @@ def syscall_kind(function: str) -> str | None:
     return next((kind for kind, names in SYSCALL_KINDS.items() if name in names), "other")
 
 
-def _events(path: Path) -> list[str]:
-    with open(path, errors="replace") as fh:
-        for line in fh:
-            if line.startswith("events:"):
-                return line.split()[1:]
-    return []
-
-
 def syscall_counts(path: Path) -> tuple[Counter, Counter]:
     """System calls in one dump: by kind, and by call site (``wrapper <- caller``: where each was made)."""
-    events = _events(path)
-    if "sysCount" not in events:
-        return Counter(), Counter()
-    column = 1 + events.index("sysCount")
-    own, edges = Counter(), Counter()
-    fn, callee, in_call = "", "", False
-    with open(path, errors="replace") as fh:
-        for line in fh:
-            head = line[:1]
-            if head.isdigit() or head in "+-*":
-                fields = line.split()
-                count = int(fields[column]) if len(fields) > column else 0
-                if count:
-                    if in_call:
-                        edges[_SUFFIX.sub("", fn), _SUFFIX.sub("", callee)] += count
-                    else:
-                        own[_SUFFIX.sub("", fn)] += count
-                in_call = False
-            elif line.startswith("fn="):
-                fn, in_call = line[3:].strip(), False
-            elif line.startswith("cfn="):
-                callee = line[4:].strip()
-            elif line.startswith("calls="):
-                in_call = True
+    return syscalls_of(read_dump(path))
+
+
+def syscalls_of(dump: Dump) -> tuple[Counter, Counter]:
+    """The system calls of a dump read by :func:`read_dump`, by kind and by call site."""
+    own, edges = dump.sys_own, dump.sys_edges
     kinds = Counter()
     for function, count in own.items():
         if kind := syscall_kind(function):

@@ -7,6 +7,7 @@ none of them.
 
 import gc
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -308,16 +309,29 @@ def by_phase(count: Count) -> tuple[dict, dict]:
     return out, functions
 
 
+def in_order_of_ending(counts: list[Count]) -> list[Count]:
+    """Finish each of ``counts`` as its valgrind process ends, so that the parent reads one's dumps while the
+    other still runs (reading is ~1 s a process); returns them in their own order."""
+    left = list(counts)
+    while left:
+        ended = [count for count in left if count.ended()]
+        for count in ended:
+            count.finish(artefacts.TOP_FUNCTIONS if artefacts.folder() else 0)
+            left.remove(count)
+        if left and not ended:
+            time.sleep(0.05)
+    return counts
+
+
 def finish_instructions(started: dict) -> dict:
     """Each operation's instructions and system calls, and under ``by_phase`` its run by phase (or
     ``{"skip": why}``)."""
     if "skip" in started:
         return started
     counts, syscalls, out_phases, functions = {}, {}, {}, {}
-    top = artefacts.TOP_FUNCTIONS if artefacts.folder() else 0
     try:
-        for count, _ in started["runs"]:
-            counts.update(count.finish(top))
+        for count in in_order_of_ending([count for count, _ in started["runs"]]):
+            counts.update(count.counts)
             syscalls.update(count.syscalls)
             for name, sites in count.syscall_sites.items():
                 artefacts.keep("syscalls", name, sites)

@@ -95,7 +95,7 @@ def test_function_costs_splits_self_from_inclusive_and_counts_recursion_once(tmp
     # Inclusive: the calls into a function's first level; the eval loop entered
     # before the dump began has none, and its re-entry is inside builtin_sum's.
     assert inclusive == {"builtin_sum": 600}
-    top = callgrind.top_functions([dump, dump], runs=2, top=2)
+    top = callgrind.top_functions([callgrind.read_dump(dump)] * 2, runs=2, top=2)
     assert top == {"self": [["builtin_sum", 500], ["_PyEval_EvalFrameDefault", 450]],
                    "inclusive": [["builtin_sum", 600]]}
 
@@ -316,3 +316,26 @@ def test_what_an_operation_writes_to_the_kept_database_is_gone_before_the_next(t
     counts = callgrind.Count(ops, setup).start().finish()
     # The second found the table as the set-up left it, not with the first one's row.
     assert all(isinstance(n, float) for n in counts.values()), counts
+
+
+@needs_valgrind
+@pytest.mark.slow
+def test_the_counting_process_that_ends_first_is_read_first():
+    from benchmarks import measures
+
+    read = []
+
+    class Recorded(callgrind.Count):
+        def finish(self, functions=0):
+            read.append(self.name)
+            return super().finish(functions)
+
+    slow = Recorded({"slow": "sum(range(1_000_000))"}, repeat=3, warmup=1)
+    fast = Recorded({"fast": "sum(range(10))"}, repeat=1, warmup=0)
+    slow.name, fast.name = "slow", "fast"
+    slow.start()
+    fast.start()
+    assert measures.in_order_of_ending([slow, fast]) == [slow, fast]
+    assert read == ["fast", "slow"]
+    assert set(slow.counts) == {"slow"} and set(fast.counts) == {"fast"}
+    assert slow.counts["slow"] > 100 * fast.counts["fast"]
