@@ -198,6 +198,8 @@ class Count:
                 paths = self._read_by_phase(name, reports.get(name, {}), paths)
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
+                if reports.get(name, {}).get("in_total"):  # counted once: its total is its run by phase
+                    self.by_phase[name] = self._inclusive(paths, positions, op.repeat), self.raw[name]
                 read = [read_dump(paths[i]) for i in positions]  # each measured dump read once
                 counts[name] = self.raw[name] - sum(dump.excluded for dump in read) / op.repeat
                 kinds, sites = Counter(), Counter()
@@ -226,11 +228,21 @@ class Count:
         extra = report.get("phase_dumps", 0)
         if report.get("by_phase") != "ran":
             self.by_phase[name] = report.get("phase_error", "its run by phase did not report")
+        elif report.get("in_total"):
+            pass  # read with its total (finish)
         elif len(paths) < 2 + extra:
             self.by_phase[name] = f"expected its run by phase in callgrind's dumps, got {len(paths)} dumps"
         else:
             self.by_phase[name] = inclusive_costs(paths[-2], PREFIX), parse_dumps([paths[-2]])[0]
         return paths[:len(paths) - 1 - extra] + paths[-1:] if extra else paths
+
+    @staticmethod
+    def _inclusive(paths: list[Path], positions: list[int], repeat: int) -> dict[str, float]:
+        """The phases' trampolines' inclusive instructions per run, over an operation's measured dumps."""
+        out: Counter = Counter()
+        for i in positions:
+            out.update(inclusive_costs(paths[i], PREFIX))
+        return {name: cost / repeat for name, cost in out.items()}
 
     def _reports(self) -> dict[str, dict]:
         """How each operation's process went, by name (a process that died without a word failed)."""

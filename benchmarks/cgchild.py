@@ -65,7 +65,7 @@ def _measured(fn: str, prep: str, op: Spec) -> str:
 
 def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int = 10, warmup: int = 3, *,
                  prelude: str = "", first: dict[str, Spec] | None = None,
-                 phased: dict[str, int] | None = None) -> str:
+                 phased: dict[str, int | str] | None = None) -> str:
     """The Python program valgrind runs.
 
     1. ``prelude``, uninstrumented; then each of ``first``, measured in this
@@ -82,7 +82,8 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
     4. Each operation named in ``phased`` (with its warm-up runs, a count) is
        then counted once more in its process, by phase (cgprogram.py,
        ``_by_phase``): ``setup`` must have set ``_PHASES`` to the wrappers
-       (benchmarks/phases.py, ``prepare``).
+       (benchmarks/phases.py, ``prepare``). One named with ``"total"`` is
+       counted once, its total by phase (cgprogram.py, ``_wrap_total``).
     """
     lines = [PROGRAM, textwrap.dedent(prelude).strip()]
     if first:
@@ -97,7 +98,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
         op = _spec(op, repeat, warmup)
         fn, code, prep = _function(name, op)
         lines.append(code)
-        flag = f", {phased[name]}" if name in (phased or {}) else ""
+        flag = f", {phased[name]!r}" if name in (phased or {}) else ""
         calls.append(f"_measure({index}, {fn}, lambda: {prep}, {op.warmup}, {op.repeat}, {bool(op.prepare)}{flag})"
                      f"  # {name}")
     lines += ["_gc.collect()", "_gc.freeze()", *calls]

@@ -286,7 +286,7 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "4273f7e418ca638d", "cold start and scrypt": "e9202c7ffbb58841"}
+CHILD_PROGRAMS = {"operations": "1bd8a15f3bdeba92", "cold start and scrypt": "b82cbbf4916f4f7f"}
 VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 

@@ -104,11 +104,34 @@ def test_a_run_by_phase_that_fails_leaves_the_total_counted():
     from benchmarks import callgrind
 
     # No wrappers made (_PHASES is None): the run by phase fails, alone.
-    count = callgrind.Count({"cpu": "sum(range(1000))", "too": "sum(range(10))"}, repeat=1, warmup=1,
-                            options=measures.OPTIONS, phased={"cpu": 1}).start()
+    count = callgrind.Count({"cpu": "sum(range(1000))", "too": "sum(range(10))", "once": "sum(range(100))"},
+                            repeat=1, warmup=1, options=measures.OPTIONS, phased={"cpu": 1, "once": "total"}).start()
     counts = count.finish()
-    assert counts["cpu"] > 0 and counts["too"] > 0
+    assert counts["cpu"] > 0 and counts["too"] > 0 and counts["once"] > 0
     assert "AttributeError" in count.by_phase["cpu"] and "too" not in count.by_phase
+    # Counted once, its total by phase: without the wrappers, the total all the same.
+    assert count.by_phase["once"].startswith("the phases' wrappers: AttributeError")
+
+
+@needs_valgrind
+@needs_compiler
+@pytest.mark.slow
+def test_the_scrypt_login_is_counted_once_its_total_by_phase():
+    from benchmarks.common import CHEAP_HASH, bench_db, remove_db
+
+    name = "POST /auth/login"
+    db = bench_db(password_method=CHEAP_HASH)
+    try:
+        count = measures.counting([name], False, True, measures.environment(db, trampolines_library())).start()
+        counts = count.finish()
+    finally:
+        remove_db(db)
+    inclusive, total = count.by_phase[name]
+    assert total == count.raw[name]  # one run: the total's is the run by phase
+    by_phase = measures.by_phase(count)[0][name]
+    assert sum(by_phase.values()) == total
+    assert by_phase[phases.HASH] > 0.99 * counts[name]  # the hash, counted once
+    assert 0 < by_phase[VIEW] < 0.01 * counts[name]
 
 
 def test_a_failed_count_by_phase_fails_these_benchmarks_alone():
