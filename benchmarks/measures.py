@@ -155,8 +155,15 @@ def retained_bytes(routes=ROUTE_NAMES, warmup: int = 6, requests: int = 5) -> di
 
 # The child imports the suite's own package (as asv does, by name only, so
 # that target_app stays the installed one of the commit under test) and
-# builds the operations' context.
-CHILD_PROGRAM = """
+# builds the operations' context. Its clients' sessions start from one
+# fixed CSRF token (Context.fix_csrf_token), where Flask-WTF would draw one at
+# random: a form's render compresses and signs the token, which costs a
+# few thousand instructions more or less with its bytes (the same code's
+# form renders moved by up to 0.39%; docs/measurements.md, "Noise"). A
+# token drawn later (after the login, which starts a new session) is still
+# random.
+FIXED_CSRF_TOKEN = "3dbc636a3d9dab5fd72aad9d4c726e6ce8840f45"  # sha1 of b"target_app benchmarks"
+CHILD_PROGRAM = f"""
 import importlib.util, os, sys
 _bench = os.environ["CG_BENCH"]
 _spec = importlib.util.spec_from_file_location("benchmarks", os.path.join(_bench, "__init__.py"),
@@ -167,6 +174,7 @@ _spec.loader.exec_module(_pkg)
 from benchmarks.common import make_app
 from benchmarks.operations import OPERATIONS as OPS, Context
 ctx = Context(make_app(os.environ["CG_DB"]))
+ctx.fix_csrf_token({FIXED_CSRF_TOKEN!r})
 _keep(os.environ["CG_DB"])
 """
 

@@ -56,6 +56,13 @@ class Context:
         self.serial = itertools.count()
         self.statements: dict = {}
 
+    def fix_csrf_token(self, token: str) -> None:
+        """Start both clients' sessions from ``token`` as their CSRF token, where Flask-WTF would draw one at
+        random (the counting processes do, measures.FIXED_CSRF_TOKEN)."""
+        for client in (self.client, self.spare):
+            with client.session_transaction() as session:
+                session["csrf_token"] = token
+
     def close(self) -> None:
         self.session.close()
 

@@ -286,7 +286,7 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "1bd8a15f3bdeba92", "cold start and scrypt": "b82cbbf4916f4f7f"}
+CHILD_PROGRAMS = {"operations": "28c9212902685a94", "cold start and scrypt": "67bfb0b81d1acaa5"}
 VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
 
 
@@ -339,3 +339,29 @@ def test_the_counting_process_that_ends_first_is_read_first():
     assert read == ["fast", "slow"]
     assert set(slow.counts) == {"slow"} and set(fast.counts) == {"fast"}
     assert slow.counts["slow"] > 100 * fast.counts["fast"]
+
+
+def test_the_counting_processes_clients_start_from_one_fixed_csrf_token():
+    from itsdangerous import URLSafeTimedSerializer
+
+    from benchmarks import measures
+    from benchmarks.common import CHEAP_HASH, bench_db, csrf_token, make_app, remove_db
+    from benchmarks.operations import Context
+
+    assert f"ctx.fix_csrf_token({measures.FIXED_CSRF_TOKEN!r})" in measures.CHILD_PROGRAM
+    db = bench_db(password_method=CHEAP_HASH)
+    try:
+        ctx = Context(make_app(str(db)))
+        try:
+            ctx.fix_csrf_token(measures.FIXED_CSRF_TOKEN)
+            app = ctx.app
+            signed = URLSafeTimedSerializer(app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key,
+                                            salt="wtf-csrf-token")
+            # Both clients' forms carry the fixed token, signed: none drawn at random.
+            for client, page in ((ctx.client, "/settings"), (ctx.spare, "/auth/login")):
+                html = client.get(page).get_data(as_text=True)
+                assert signed.loads(csrf_token(html)) == measures.FIXED_CSRF_TOKEN, page
+        finally:
+            ctx.close()
+    finally:
+        remove_db(db)
