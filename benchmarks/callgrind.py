@@ -40,6 +40,7 @@ from .cgchild import PROGRAM, Spec, _spec, child_script  # noqa: F401 - importab
 from .cgdump import (  # noqa: F401 - the dump reader, importable from here as before
     EXCLUDED,
     KINDS,
+    Dump,
     dumps_by_process,
     excluded_cost,
     function_costs,
@@ -198,9 +199,9 @@ class Count:
                 paths = self._read_by_phase(name, reports.get(name, {}), paths)
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
-                if reports.get(name, {}).get("in_total"):  # counted once: its total is its run by phase
-                    self.by_phase[name] = self._inclusive(paths, positions, op.repeat), self.raw[name]
                 read = [read_dump(paths[i]) for i in positions]  # each measured dump read once
+                if reports.get(name, {}).get("in_total"):  # counted once: its total is its run by phase
+                    self.by_phase[name] = self._trampolines(read, op.repeat), self.raw[name]
                 counts[name] = self.raw[name] - sum(dump.excluded for dump in read) / op.repeat
                 kinds, sites = Counter(), Counter()
                 for dump in read:
@@ -237,11 +238,12 @@ class Count:
         return paths[:len(paths) - 1 - extra] + paths[-1:] if extra else paths
 
     @staticmethod
-    def _inclusive(paths: list[Path], positions: list[int], repeat: int) -> dict[str, float]:
-        """The phases' trampolines' inclusive instructions per run, over an operation's measured dumps."""
+    def _trampolines(read: list[Dump], repeat: int) -> dict[str, float]:
+        """The phases' trampolines' inclusive instructions per run, from an operation's measured dumps as
+        :func:`read_dump` read them (what :func:`inclusive_costs` reads of a dump of its own)."""
         out: Counter = Counter()
-        for i in positions:
-            out.update(inclusive_costs(paths[i], PREFIX))
+        for dump in read:
+            out.update({name: cost for name, cost in dump.inclusive.items() if name.startswith(PREFIX)})
         return {name: cost / repeat for name, cost in out.items()}
 
     def _reports(self) -> dict[str, dict]:
