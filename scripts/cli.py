@@ -75,6 +75,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    from scripts.locks import main_lock
+
+    return main_lock(Path(args.repo).resolve(), upgrade=args.upgrade_package, upgrade_all=args.upgrade,
+                     check=args.check)
+
+
 def shard(commits: list[str], spec: str) -> list[str]:
     """The K-th of N interleaved slices of ``commits`` (``spec`` is "K/N"): every shard spans the whole range."""
     try:
@@ -402,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "where valgrind is installed; about 10 s a side)")
     _repo(p)
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("lock", help="regenerate requirements.lock (what target_app ships) from pyproject.toml")
+    p.add_argument("--upgrade-package", "-P", action="append", metavar="NAME",
+                   help="let this package move to its newest allowed version (repeatable)")
+    p.add_argument("--upgrade", action="store_true", help="let every package move to its newest allowed version")
+    p.add_argument("--check", action="store_true", help="change nothing: exit 1 if the lock disagrees with "
+                                                        "pyproject.toml")
+    _repo(p)
+    p.set_defaults(func=cmd_lock)
 
     p = sub.add_parser("rules", help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")

@@ -25,9 +25,12 @@ from pathlib import Path
 from scripts.asvtool import Project
 from scripts.errors import UserError
 from scripts.git import commit_hash, extract_tree
+from scripts.lockenv import LOCK
+from scripts.locks import lock_text_at
 from scripts.rules import load_rules
 
 TOP = 10
+LOCKENV = Path(__file__).resolve().parent / "lockenv.py"
 PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
            "print(json.dumps(collect(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))")
 
@@ -41,6 +44,18 @@ def environment_python(project: Project) -> str:
     return str(pythons[-1])
 
 
+def sync_to_lock(project: Project, commit: str, python: str, folder: Path) -> None:
+    """Give the environment of ``python`` the dependencies ``commit`` ships (its lock), as asv's install does."""
+    lock = lock_text_at(project.root, commit)
+    if lock is not None:
+        (folder / LOCK).write_text(lock)
+    env_dir = Path(python).parent.parent
+    proc = subprocess.run([python, str(LOCKENV), str(env_dir), str(folder)], text=True, capture_output=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"installing {commit[:8]}'s lock failed: {tail}")
+
+
 def collect_side(project: Project, commit: str, wanted: list[str], python: str,
                  functions_for: list[str] = ()) -> dict:
     """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app
@@ -48,6 +63,7 @@ def collect_side(project: Project, commit: str, wanted: list[str], python: str,
     with tempfile.TemporaryDirectory(prefix="explain-") as tmp:
         src = Path(tmp) / "src"
         extract_tree(project.root, commit, src, "target_app")
+        sync_to_lock(project, commit, python, src)
         env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{project.root}", "PYTHONHASHSEED": "0"}
         proc = subprocess.run([python, "-c", PROGRAM, json.dumps(wanted), json.dumps(list(functions_for))], cwd=tmp,
                               env=env, text=True, capture_output=True, timeout=900)

@@ -15,7 +15,8 @@ from scripts.git import commit_hash, git
 from scripts.regressions import ERRORS_DIR
 from scripts.site.publish import publish_site
 
-APP_PATHS = ("target_app",)
+# What a commit ships: its code and its lock (a commit that only moves a pin is measured too).
+APP_PATHS = ("target_app", "requirements.lock")
 
 
 def select_commits(

@@ -29,6 +29,11 @@ class ThrowawayRepo:
         for name in ("target_app", "benchmarks"):
             shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "pyproject.toml", path)
+        shutil.copy(ROOT / "requirements.lock", path)
+        # asv's install_command: each commit's lock into the environment, then its wheel.
+        (path / "scripts").mkdir()
+        for name in ("lockenv.py", "pre-lock.txt"):
+            shutil.copy(ROOT / "scripts" / name, path / "scripts" / name)
         shutil.copy(ROOT / "README.md", path)
         conf = (ROOT / "asv.conf.json").read_text()
         conf = re.sub(r'"env_dir": "[^"]*"', f'"env_dir": "{SHARED_ENV_DIR}"', conf)
