@@ -235,6 +235,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from scripts.asvtool import Project
     from scripts.explain import explain, report
+    from scripts.git import commit_hash
+    from scripts.locks import changes_between
 
     project = Project(Path(args.repo).resolve())
     wanted = [i for i in project.benchmark_ids() if not args.bench or any(re.search(r, i) for r in args.bench)]
@@ -242,8 +244,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise UserError(f"no benchmark matches {' or '.join(args.bench)}")
     explained, ids = explain(project, args.base, args.head, wanted,
                              functions_for=[] if args.no_callgrind else wanted)
+    dependencies = changes_between(project.root, commit_hash(project.root, args.base),
+                                   commit_hash(project.root, args.head))
     if args.json:
-        Path(args.json).write_text(json.dumps({"operations": explained, "ids": ids}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"dependencies": dependencies, "operations": explained, "ids": ids},
+                                              indent=2) + "\n")
+    if dependencies:
+        print("Dependencies changed (each side ran with its own lock): " + "; ".join(dependencies) + ".\n")
     print(report(explained), end="")
     return 0
 

@@ -15,6 +15,7 @@ from scripts.explain import explain
 from scripts.gate.judge import compare_results, confirm_timings
 from scripts.gate.verdict import Verdict
 from scripts.git import commit_hash, git
+from scripts.locks import changes_between
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 
 
@@ -135,6 +136,8 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
         loaded = load_results(results or project.results_dir, machine)
         base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)
     verdict = compare_results(base_res, head_res, rules, factor=o.factor, enforce_budgets=o.enforce_budgets)
+    if not (o.base_results or o.head_results):
+        verdict.dependencies = changes_between(project.root, pair.base, pair.head)
     if o.run and o.confirm and not (o.base_results or o.head_results):
         confirm_run(project, pair, verdict, rules, factor=o.factor, out=out / "confirm", quick=o.quick,
                     rounds=o.rounds)

@@ -52,6 +52,8 @@ def component(f: Finding) -> str | None:
 
 def to_markdown(v: Verdict, site_url: str = "") -> str:
     lines = [f"## {v.headline}", ""]
+    if v.dependencies:
+        lines += ["Dependencies changed (each side ran with its own lock): " + "; ".join(v.dependencies) + ".", ""]
     named = [c for f in v.regressions if (c := component(f))]
     if named:
         lines += ["Where, in the app's terms: " + "; ".join(named) + ".", ""]

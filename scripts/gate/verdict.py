@@ -50,6 +50,9 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     budgets: list[BudgetViolation] = field(default_factory=list)
     reason: str = ""  # set when the gate could not decide
+    # What changed in target_app's lock from base to head ("sqlalchemy 2.0.58 → 2.0.30"): both sides ran with
+    # their own, so a dependency's cost is in the findings.
+    dependencies: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[Finding]:
@@ -90,6 +93,7 @@ class Verdict:
             "exit_code": self.exit_code,
             "verdict": self.headline,
             "reason": self.reason,
+            "dependencies": self.dependencies,
             "findings": [asdict(f) | {"id": f.id} for f in self.findings],
             "budget_violations": [asdict(b) for b in self.budgets],
         }

@@ -20,6 +20,7 @@ from pathlib import Path
 from scripts.asvtool import ARTEFACTS_DIR
 from scripts.explain import DEFAULT_TOLERANCE, Tolerance, component_changes, statement_changes
 from scripts.git import commit_titles
+from scripts.locks import lock_at, lock_changes
 from scripts.site.pages import link_from_asv_pages, render
 
 KINDS = ("sql", "functions", "phases", "python_functions")
@@ -112,14 +113,17 @@ def moved_operations(before: dict, after: dict, tolerance: Tolerance) -> dict[st
 
 
 def render_commit(commit: str, prev: str | None, artefacts: dict, before: dict | None,
-                  tolerance: Tolerance = DEFAULT_TOLERANCE) -> str:
+                  tolerance: Tolerance = DEFAULT_TOLERANCE, lock: dict[str, str] | None = None,
+                  lock_before: dict[str, str] | None = None) -> str:
+    """``lock``: the versions the commit ran with (its lock), ``lock_before``: the previous commit's."""
     before = before or {kind: {} for kind in KINDS}
     moved = moved_operations(before, artefacts, tolerance) if prev else {}
     every = set(artefacts["sql"]) | set(artefacts["functions"]) | set(artefacts["phases"])
     return render("commit.html", title=f"Commit {commit[:8]}", active=PAGE, up="../", commit=commit, prev=prev,
                   before=before, after=artefacts, artefacts=artefacts, tolerance=tolerance, moved=moved,
                   quiet=sorted(every - set(moved)), did=sorted(set(artefacts["sql"]) | set(artefacts["functions"])),
-                  shown=SHOWN, operation_page=operation_page, counted=lambda s: Counter(s).items())
+                  shown=SHOWN, operation_page=operation_page, counted=lambda s: Counter(s).items(), lock=lock,
+                  dependencies=lock_changes(lock_before, lock) if prev and lock and lock_before else [])
 
 
 def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], listed: dict[str, int],
@@ -131,7 +135,7 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
     """
     folder = html_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    rows, prev, before, written = [], None, None, 0
+    rows, prev, before, lock_before, written = [], None, None, None, 0
     titles = commit_titles(root, commits)
     history: list[tuple[str, dict]] = []
     for commit in commits:
@@ -139,11 +143,14 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
         if not any(artefacts.values()):
             continue
         history.append((commit, artefacts["phases"]))
-        (folder / f"{commit}.html").write_text(render_commit(commit, prev, artefacts, before, tolerance))
+        lock = lock_at(root, commit)
+        (folder / f"{commit}.html").write_text(render_commit(commit, prev, artefacts, before, tolerance, lock,
+                                                             lock_before))
         date, subject = titles.get(commit, ("", ""))
         rows.append({"commit": commit, "date": date, "subject": subject, "regressions": listed.get(commit, 0),
-                     "moved": len(moved_operations(before, artefacts, tolerance)) if before else None})
-        prev, before, written = commit, artefacts, written + 1
+                     "moved": len(moved_operations(before, artefacts, tolerance)) if before else None,
+                     "dependencies": lock_changes(lock_before, lock) if before and lock and lock_before else []})
+        prev, before, lock_before, written = commit, artefacts, lock, written + 1
     operations = add_operation_pages(html_dir, history, titles)
     (html_dir / PAGE).write_text(render("commits.html", title="Commits", active=PAGE, rows=rows,
                                         operations=operations, commit_page=commit_page,

@@ -74,7 +74,31 @@ def repo(tmp_path_factory):
     branch("loop", "target_app/api.py", "def settings():\n    mine =",
            "def settings():\n    total = 0\n    for i in range(600):  # planted\n        total += i\n    mine =",
            "api/settings: an inline loop in the view")
+    # Issue 30: what the app ships. A dependency pinned to an older release, and a new dependency that the
+    # homepage uses, each locked with the project's own command.
+    sh(r.path, "git", "checkout", "-q", "-b", "downgrade", "main")
+    r.edit("pyproject.toml", '"sqlalchemy>=2.0,<2.1"', '"sqlalchemy==2.0.30"')
+    lock(r)
+    r.commit("pin sqlalchemy 2.0.30")
+    sh(r.path, "git", "checkout", "-q", "-b", "markdown", "main")
+    r.edit("pyproject.toml", '"flask-wtf>=1.2,<2",', '"flask-wtf>=1.2,<2",\n    "markdown>=3.5,<4",')
+    lock(r)
+    r.edit("target_app/main.py", "from flask import Blueprint,", "import markdown\nfrom flask import Blueprint,")
+    r.edit("target_app/main.py", '@bp.get("/")\ndef index():',
+           '@bp.app_template_filter("markdown")\ndef render_markdown(source):\n'
+           '    return Markup(markdown.markdown(source))\n\n\n@bp.get("/")\ndef index():')
+    r.edit("target_app/main.py", "from flask import Blueprint, jsonify, render_template",
+           "from flask import Blueprint, jsonify, render_template\nfrom markupsafe import Markup")
+    r.edit("target_app/templates/index.html", "{{ post.body|truncate(160) }}", "{{ post.body|truncate(160)|markdown }}")
+    r.commit("homepage: post bodies rendered as Markdown")
+    sh(r.path, "git", "checkout", "-q", "main")
     return r
+
+
+def lock(repo):
+    """The lock regenerated from the repository's pyproject.toml, as a user would."""
+    cmd = [sys.executable, "-m", "scripts", "lock", "--repo", str(repo.path)]
+    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=300)
 
 
 def gate(repo, branch, tmp_path, bench=BENCH):
@@ -229,3 +253,28 @@ def test_explain_names_the_view_function_whose_loop_grew_without_a_new_call(repo
     assert grown[0] == "target_app/api.py:settings", why["python_functions"]
     assert not [c for c in why["calls"] if "api.py" in c["function"] and c["delta"] > 0], why["calls"]
     assert "- `target_app/api.py:settings`:" in proc.stdout
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_a_dependency_downgrade_is_measured_and_named_first(repo, tmp_path):
+    proc, data = gate(repo, "downgrade", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
+    assert data["dependencies"] == ["sqlalchemy 2.0.58 → 2.0.30"], data
+    # Each side ran with its own lock: the other SQLAlchemy moves what every query costs.
+    moved = [f["id"] for f in data["findings"] if f["status"] in ("regressed", "improved")]
+    assert len(moved) >= 5, data["findings"]
+    lines = proc.stdout.splitlines()
+    headline = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    assert lines[headline + 2] == ("Dependencies changed (each side ran with its own lock): "
+                                   "sqlalchemy 2.0.58 → 2.0.30."), lines[headline:headline + 4]
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_a_new_dependency_is_measured_and_its_cost_fails_the_gate(repo, tmp_path):
+    proc, data = gate(repo, "markdown", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [added] = data["dependencies"]
+    assert added.startswith("markdown ") and added.endswith(" (new)"), data
+    regressed = {f["id"] for f in data["findings"] if f["status"] == "regressed"}
+    assert "bench_instructions.Instructions.track_instructions('GET /')" in regressed, sorted(regressed)
