@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,8 @@ class Project:
         try:
             os.chdir(self.root)
             return Config.load(str(path))
+        except ValueError as exc:  # json5's error for a file that is not JSON
+            raise AsvError(f"{path}: not a valid asv config: {str(exc).splitlines()[0]}") from None
         finally:
             os.chdir(cwd)
 
@@ -141,6 +144,12 @@ class Project:
                 for label in param_labels(b["params"])}
 
 
+def anchor_install_command(conf: dict, root: Path) -> None:
+    """Make ``conf`` (asv.conf.json as data, for a config written elsewhere) find ``scripts/lockenv.py`` in
+    ``root``: asv's ``{conf_dir}`` is the folder of the config file it reads."""
+    conf["install_command"] = [c.replace("{conf_dir}", str(root.resolve())) for c in conf.get("install_command", [])]
+
+
 # benchmarks/artefacts.py reads it (the suite is not imported here: it imports target_app).
 ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
 ARTEFACTS_DIR = ".asv/artefacts"
@@ -151,6 +160,17 @@ def callgrind_env(on: bool) -> dict[str, str]:
     return {"TARGET_APP_BENCH_CALLGRIND": "1" if on else "0"}
 
 
+# A machine name is a folder of .asv/results: letters, digits, "-", "_" and ".", and never a path.
+MACHINE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
+def check_machine_name(name: str) -> str:
+    """``name`` if it can be a machine name, else an AsvError that says why."""
+    if not MACHINE_NAME.fullmatch(name) or ".." in name:
+        raise AsvError(f"machine name {name!r}: use letters, digits, '-', '_' and '.' only (no path)")
+    return name
+
+
 def machine_name() -> str:
     """The asv machine name: ``ASV_MACHINE``, or this host's name as asv gives it; made in
     ~/.asv-machine.json without questions when it is not there.
@@ -159,7 +179,7 @@ def machine_name() -> str:
     PostgreSQL run's) sit there too, and the history must not move to one.
     """
     path = Path.home() / ".asv-machine.json"
-    wanted = os.environ.get("ASV_MACHINE") or platform.node()
+    wanted = check_machine_name(os.environ.get("ASV_MACHINE") or platform.node())
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
     except ValueError:

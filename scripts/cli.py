@@ -463,6 +463,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """What argparse cannot check by type: each --bench a regular expression, --port a port, --machine a name."""
+    import re
+
+    from scripts.asvtool import check_machine_name
+
+    for regex in getattr(args, "bench", None) or []:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise UserError(f"--bench {regex!r}: not a regular expression ({exc})") from None
+    port = getattr(args, "port", None)
+    if port is not None and not 1 <= port <= 65535:
+        raise UserError(f"--port {port}: a port is between 1 and 65535")
+    if getattr(args, "machine", None):
+        check_machine_name(args.machine)
+
+
 def commands() -> list[str]:
     """Every command's name, from the parser."""
     parser = build_parser()
@@ -479,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.asvtool import AsvError
 
     try:
+        check_arguments(args)
         return args.func(args)
     except (UserError, AsvError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -41,8 +41,20 @@ def git_dir(root: Path) -> Path:
 
 
 def commit_hash(root: Path, revision: str) -> str:
-    """The full hash of ``revision``, or a one-line UserError."""
-    return git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
+    """The full hash of ``revision``, or a one-line UserError in the user's words."""
+    proc = git_run(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if proc.returncode != 0:
+        raise UserError(f"no such revision: {revision}")
+    return proc.stdout.strip()
+
+
+def revisions(root: Path, *args: str, spec: str) -> list[str]:
+    """``git rev-list args`` (which name the revision or range ``spec``), or a one-line UserError that names
+    ``spec``."""
+    proc = git_run(root, "rev-list", *args)
+    if proc.returncode != 0:
+        raise UserError(f"no such revision or range: {spec}")
+    return proc.stdout.split()
 
 
 def extract_tree(root: Path, commit: str, into: Path, *paths: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results
 from scripts.errors import UserError
-from scripts.git import commit_hash, git
+from scripts.git import commit_hash, git, revisions
 from scripts.regressions import ERRORS_DIR
 from scripts.site.publish import publish_site
 
@@ -51,10 +51,10 @@ def select_commits(
         commits = [git(root, "rev-list", "-n", "1", name).strip() for name in names]
         return list(dict.fromkeys(commits))
     spec = revision_range or branch
-    args = ["rev-list", "--reverse", "--first-parent" if not revision_range else "--topo-order", spec]
+    args = ["--reverse", "--first-parent" if not revision_range else "--topo-order", spec]
     if not every_commit:
         args += ["--", *APP_PATHS]
-    commits = git(root, *args).split()
+    commits = revisions(root, *args, spec=spec)
     if last is not None:
         commits = commits[-last:]
     if not commits:

@@ -22,7 +22,7 @@ from scripts.asvtool import CommitResult, Project, load_results, param_labels
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.report import _fmt as fmt
-from scripts.git import commit_hash, git
+from scripts.git import commit_hash, revisions
 from scripts.ids import benchmark_id, benchmark_name, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.site.commits import commit_page
@@ -50,7 +50,7 @@ class Regression:
 
 def commit_order(root: Path, branch: str = "main") -> list[str]:
     """The commits of ``branch``, oldest first (first parents only, as the history measures them)."""
-    return git(root, "rev-list", "--first-parent", "--reverse", branch).split()
+    return revisions(root, "--first-parent", "--reverse", branch, spec=branch)
 
 
 def find_regressions(results: dict[str, CommitResult], order: list[str], rules: Rules, *,

@@ -56,7 +56,7 @@ def test_select_commits_default_skips_commits_that_do_not_touch_the_app(tmp_path
     "kwargs,message",
     [
         ({"last": 0}, "--last must be at least 1"),
-        ({"revision_range": "nope..alsonope"}, "git rev-list"),
+        ({"revision_range": "nope..alsonope"}, "no such revision or range: nope..alsonope"),
         ({"hashfile": Path("/no/such/file")}, "no such file"),
         ({"tags": True}, "no tags"),
         ({"tags": True, "revision_range": "a..b"}, "at most one"),
