@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from scripts.asvtool import machine_name
+from scripts.asvtool import anchor_install_command, machine_name
 from scripts.errors import UserError
 
 URL_VARIABLE = "TARGET_APP_POSTGRES_URL"
@@ -186,6 +186,7 @@ def asv_config(root: Path) -> str:
     # asv reads a config's relative paths from the config's own folder.
     for key in ("repo", "env_dir", "results_dir", "html_dir", "benchmark_dir"):
         conf[key] = str((root / conf.get(key, ".")).resolve())
+    anchor_install_command(conf, root)
     path = root / CONFIG
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conf, indent=4) + "\n")

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results
+from scripts.asvtool import Project, anchor_install_command, load_results
 from scripts.errors import UserError
 from scripts.explain import explain
 from scripts.gate.judge import compare_results, confirm_timings
@@ -50,6 +50,7 @@ def side_project(project: Project, results_dir: Path) -> Project:
     conf["html_dir"] = str(results_dir.parent / "html")
     conf["env_dir"] = str((project.root / conf.get("env_dir", "env")).resolve())
     conf["benchmark_dir"] = str((project.root / conf.get("benchmark_dir", "benchmarks")).resolve())
+    anchor_install_command(conf, project.root)
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir.parent / "asv.gate.json"
     path.write_text(json.dumps(conf, indent=2))
