@@ -91,10 +91,19 @@ def bench_db(password_method: str | None = None) -> Path | str:
     """
     from . import dataset
 
-    key = f"{dataset.SEED}-{target_fingerprint()}-{_method_key(password_method)}"
+    key = f"{dataset.SEED}-{target_fingerprint()}-{dependencies_fingerprint()}-{_method_key(password_method)}"
     if postgres_server():
         return _postgres_copy(key, password_method)
     return _private_copy("dataset", key, lambda tmp: _build_canonical(tmp, password_method))
+
+
+def dependencies_fingerprint() -> str:
+    """A hash of the installed distributions and their versions: each commit runs with its own lock, and a
+    database built under one SQLAlchemy is not reused under another."""
+    import importlib.metadata
+
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    return hashlib.sha256("\n".join(dists).encode()).hexdigest()[:12]
 
 
 def _build_canonical(path: Path, password_method: str | None) -> None:
@@ -129,7 +138,11 @@ def _build_canonical(path: Path, password_method: str | None) -> None:
             dst.executemany("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
                             src.execute("SELECT name, seq FROM sqlite_sequence ORDER BY name"))
             dst.commit()
-        dst.execute("PRAGMA journal_mode=WAL")  # what the app's first connection made the original
+        # The journal mode persists in the file: the copy keeps the one the app's own connections left on the
+        # original (WAL where the app asks for it), and never one of the suite's choosing.
+        mode = src.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode.lower() == "wal":
+            dst.execute("PRAGMA journal_mode=WAL")
     finally:
         src.close()
         dst.close()

@@ -74,6 +74,10 @@ def repo(tmp_path_factory):
     branch("loop", "target_app/api.py", "def settings():\n    mine =",
            "def settings():\n    total = 0\n    for i in range(600):  # planted\n        total += i\n    mine =",
            "api/settings: an inline loop in the view")
+    # Issue 32: the app's own journal mode, removed (a fresh `flask init-db` file then stays in rollback-journal
+    # mode); the suite must not put WAL back itself.
+    branch("nowal", "target_app/db.py", '    cursor.execute("PRAGMA journal_mode=WAL")\n', "",
+           "db: no more WAL")
     # Issue 30: what the app ships. A dependency pinned to an older release, and a new dependency that the
     # homepage uses, each locked with the project's own command.
     sh(r.path, "git", "checkout", "-q", "-b", "downgrade", "main")
@@ -278,3 +282,13 @@ def test_a_new_dependency_is_measured_and_its_cost_fails_the_gate(repo, tmp_path
     assert added.startswith("markdown ") and added.endswith(" (new)"), data
     regressed = {f["id"] for f in data["findings"] if f["status"] == "regressed"}
     assert "bench_instructions.Instructions.track_instructions('GET /')" in regressed, sorted(regressed)
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_removing_the_apps_wal_pragma_fails_the_gate_on_the_writes_system_calls(repo, tmp_path):
+    proc, data = gate(repo, "nowal", tmp_path, bench=["--bench", "SystemCalls", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = {f["id"] for f in data["findings"] if f["status"] == "regressed"}
+    writes = [i for i in regressed if "'POST /settings'" in i or "insert_committed_rows" in i]
+    assert writes, sorted(regressed)
