@@ -23,7 +23,8 @@ def measure_exact(self) -> dict:
     counting = measures.start_instructions()
     try:
         out = {"SqlStatements": measures.sql_statements(), "FormStatements": measures.form_statements(),
-               "AllocatedBytes": measures.allocated_bytes(), "RetainedBytes": measures.retained_bytes()}
+               "AllocatedBytes": measures.allocated_bytes(), "RetainedBytes": measures.retained_bytes(),
+               "RetainedPerInput": measures.retained_per_input()}
     finally:
         out_instructions = measures.finish_instructions(counting)
     # The counts by phase come from the same processes (skipped with them).

@@ -6,6 +6,7 @@ none of them.
 """
 
 import gc
+import itertools
 import sys
 import time
 import tracemalloc
@@ -14,7 +15,15 @@ from pathlib import Path
 from . import artefacts, phases
 from .callgrind import Count, Spec, trampolines_library, valgrind
 from .common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
-from .operations import COLD_START, FORM_POSTS, OPERATIONS, ROUTE_NAMES, counting_context
+from .operations import (
+    COLD_START,
+    DISTINCT,
+    DISTINCT_NAMES,
+    FORM_POSTS,
+    OPERATIONS,
+    ROUTE_NAMES,
+    counting_context,
+)
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
 
@@ -151,6 +160,44 @@ def retained_bytes(routes=ROUTE_NAMES, warmup: int = 6, requests: int = 5) -> di
         return retained_per_run(op, ctx, requests)
 
     return per_route(routes, measure)
+
+
+def retained_per_input(names=DISTINCT_NAMES, warmup: int = 136, per_window: int = 8) -> dict:
+    """Bytes kept per distinct input, per operation of DISTINCT (see bench_counters.RetainedPerInput).
+
+    ``warmup`` distinct values first (more than a bounded cache's usual 128
+    entries, so that such a cache is full and evicts one per new value),
+    then two windows of ``per_window`` new values each: what every new value
+    keeps, the least of the two windows. The warm-up is traced too: an
+    entry a bounded cache evicts must have been counted when it was made
+    (the standard library's own ``urlsplit`` cache of 128 URLs would
+    otherwise read as growth).
+    """
+    ctx = counting_context()
+    by_name = {i.name: i for i in DISTINCT}
+
+    def measure(name):
+        inputs = by_name[name]
+        values = (inputs.value(i) for i in itertools.count())
+        gc.collect()
+        gc.freeze()
+        tracemalloc.start()
+        try:
+            for _ in range(warmup):
+                inputs.run(ctx, next(values))
+            _live_bytes()  # the first reading compiles and caches its filter
+            gained = []
+            for _ in range(2):
+                before = _live_bytes()
+                for _ in range(per_window):
+                    inputs.run(ctx, next(values))
+                gained.append(_live_bytes() - before)
+            return round(min(gained) / per_window)
+        finally:
+            tracemalloc.stop()
+            gc.unfreeze()
+
+    return per_route(names, measure)
 
 
 # The child imports the suite's own package (as asv does, by name only, so

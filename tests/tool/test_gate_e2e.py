@@ -78,6 +78,25 @@ def repo(tmp_path_factory):
     # mode); the suite must not put WAL back itself.
     branch("nowal", "target_app/db.py", '    cursor.execute("PRAGMA journal_mode=WAL")\n', "",
            "db: no more WAL")
+    # Issue 32: every profile served kept in a module-level dict, never evicted; and the same cache bounded.
+    lookup = ('    found = get_session().scalar(select(User).where(User.username == username))\n'
+              '    if found is None:\n        raise ApiError(404, f"no user named {username!r}")\n'
+              '    return jsonify(user=found.to_dict())\n')
+    assert lookup in (r.path / "target_app" / "api.py").read_text()
+    branch("cache", "target_app/api.py", lookup,
+           '    if username not in _PROFILES:\n'
+           '        found = get_session().scalar(select(User).where(User.username == username))\n'
+           '        if found is None:\n            raise ApiError(404, f"no user named {username!r}")\n'
+           '        _PROFILES[username] = found.to_dict()\n'
+           '    return jsonify(user=_PROFILES[username])\n\n\n_PROFILES: dict = {}\n',
+           "api: keep every profile served")
+    branch("lrucache", "target_app/api.py", lookup,
+           '    return jsonify(user=_profile(username))\n\n\n'
+           '@__import__("functools").lru_cache(maxsize=128)\ndef _profile(username):\n'
+           '    found = get_session().scalar(select(User).where(User.username == username))\n'
+           '    if found is None:\n        raise ApiError(404, f"no user named {username!r}")\n'
+           '    return found.to_dict()\n',
+           "api: keep the last 128 profiles served")
     # Issue 30: what the app ships. A dependency pinned to an older release, and a new dependency that the
     # homepage uses, each locked with the project's own command.
     sh(r.path, "git", "checkout", "-q", "-b", "downgrade", "main")
@@ -292,3 +311,17 @@ def test_removing_the_apps_wal_pragma_fails_the_gate_on_the_writes_system_calls(
     regressed = {f["id"] for f in data["findings"] if f["status"] == "regressed"}
     writes = [i for i in regressed if "'POST /settings'" in i or "insert_committed_rows" in i]
     assert writes, sorted(regressed)
+
+
+@pytest.mark.proof
+@pytest.mark.parametrize("branch,exit_code", [("cache", 1), ("lrucache", 0)])
+def test_a_cache_without_a_bound_fails_on_bytes_per_distinct_input_and_a_bounded_one_passes(repo, tmp_path, branch,
+                                                                                               exit_code):
+    proc, data = gate(repo, branch, tmp_path,
+                      bench=["--bench", "RetainedPerInput|SqlStatements", "--rounds", "1", "--no-callgrind"])
+    assert proc.returncode == exit_code, proc.stdout + proc.stderr
+    findings = {f["id"]: f for f in data["findings"]}
+    per_input = findings["bench_counters.RetainedPerInput.track_retained_bytes('GET /api/users/<username>')"]
+    assert per_input["status"] == ("regressed" if exit_code else "unchanged"), per_input
+    # Both ask the database once less for the same user asked twice: the repeated input calls either better.
+    assert findings["bench_counters.SqlStatements.track_statements('/api/users/user02500')"]["status"] == "improved"
