@@ -31,7 +31,7 @@ from scripts.git import git
 from scripts.ids import BenchmarkId, is_nan
 from scripts.rules import DEFAULT_FACTOR, load_rules
 
-KINDS = ("cpu", "sql", "n_plus_1", "leak", "io")
+KINDS = ("cpu", "sql", "n_plus_1", "leak", "io", "cache")
 # The cpu mutant's size: a share of the instructions of the route's cheapest
 # operation, a little above the tightest instruction tolerance in
 # benchmarks/rules.toml.
@@ -52,6 +52,10 @@ sys.path.insert(0, str(root))
 from target_app import create_app
 from target_app.config import TestConfig
 from benchmarks.operations import ROUTES
+try:
+    from benchmarks.operations import DISTINCT
+except ImportError:  # a suite from before the distinct inputs
+    DISTINCT = []
 from benchmarks.callgrind import count_instructions
 app = create_app(TestConfig)
 adapter = app.url_map.bind("localhost")
@@ -60,6 +64,10 @@ for op in ROUTES:
     method, path = op.name.split(" ")[:2]
     endpoint, _ = adapter.match(path.split("?")[0], method=method)
     ops.setdefault(endpoint, []).append(op.name)
+inputs = {}
+for each in DISTINCT:
+    endpoint, _ = adapter.match(each.path(each.value(0)).split("?")[0], method=each.method)
+    inputs.setdefault(endpoint, []).append(each.name)
 views = {}
 for rule in app.url_map.iter_rules():
     if rule.endpoint == "static" or rule.endpoint in views:
@@ -74,7 +82,8 @@ for rule in app.url_map.iter_rules():
         getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str) else body[0]
     views[rule.endpoint] = {"rule": rule.rule, "methods": sorted(rule.methods - {"HEAD", "OPTIONS"}),
                             "file": str(source.relative_to(root)), "line": first.lineno,
-                            "indent": first.col_offset, "ops": ops.get(rule.endpoint, [])}
+                            "indent": first.col_offset, "ops": ops.get(rule.endpoint, []),
+                            "inputs": inputs.get(rule.endpoint, [])}
 per_element = count_instructions({"k": "sum(range(20000))"}, repeat=1, warmup=1)["k"] / 20000
 import target_app
 assert Path(target_app.__file__).resolve().is_relative_to(root), target_app.__file__
@@ -108,7 +117,8 @@ class SweepReport:
 def mutant_code(kind: str, cpu_elements: int) -> list[str]:
     """The lines planted at the top of a view's body: ``cpu``, CPU_SHARE more instructions; ``sql``, one
     more statement; ``n_plus_1``, a query per row; ``leak``, 256 bytes kept for good; ``io``, one more
-    write to a file, flushed to disk with fsync."""
+    write to a file, flushed to disk with fsync; ``cache``, 256 bytes kept for good per distinct request (its
+    URL and body), a cache without a bound."""
     if kind == "cpu":
         return [f"sum(range({cpu_elements}))  # sweep: cpu"]
     if kind == "sql":
@@ -124,6 +134,10 @@ def mutant_code(kind: str, cpu_elements: int) -> list[str]:
                 "    _sweep_user.settings  # lazy load, one SELECT each"]
     if kind == "leak":
         return ["globals().setdefault('_SWEEP_KEPT', []).append(bytes(256))  # sweep: 256 bytes kept"]
+    if kind == "cache":
+        return ["from flask import request as _sweep_request  # sweep: a cache without a bound",
+                "globals().setdefault('_SWEEP_CACHE', {})[(_sweep_request.full_path, _sweep_request.get_data())] = ("
+                "bytes(256))"]
     if kind == "io":
         return ["import os as _sweep_os, tempfile as _sweep_tempfile  # sweep: one more write, flushed to disk",
                 "with open(_sweep_os.path.join(_sweep_tempfile.gettempdir(), 'sweep_io'), 'ab') as _sweep_f:",
@@ -140,8 +154,11 @@ def plant(source: str, line: int, indent: int, code: list[str]) -> str:
     return "".join(lines[: line - 1] + [pad + c + "\n" for c in code] + lines[line - 1:])
 
 
-def expected_ids(kind: str, ops: list[str]) -> list[str]:
-    """The benchmark ids that measure a view's operations, for a mutant kind."""
+def expected_ids(kind: str, ops: list[str], inputs: list[str] = ()) -> list[str]:
+    """The benchmark ids that measure a view's operations (``inputs``: its operations over distinct inputs),
+    for a mutant kind."""
+    if kind == "cache":
+        return [f"bench_counters.RetainedPerInput.track_retained_bytes('{name}')" for name in inputs]
     if kind == "cpu":
         return [f"bench_instructions.Instructions.track_instructions('{op}')" for op in ops]
     if kind == "leak":
@@ -190,7 +207,9 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
         raise UserError("the starting commit could not be measured")
     for endpoint, view in views.items():
         for kind in kinds:
-            m = Mutant(endpoint, kind, expected=expected_ids(kind, view["ops"]))
+            if kind == "cache" and not view.get("inputs"):
+                continue  # a view that takes no input the suite varies: the same request again hits the cache
+            m = Mutant(endpoint, kind, expected=expected_ids(kind, view["ops"], view.get("inputs", [])))
             cheapest = min((base_result_value(base_result, i) for i in expected_ids("cpu", view["ops"])),
                            default=None)
             elements = int(CPU_SHARE * cheapest / found["per_element"]) + 1 if cheapest else 1000

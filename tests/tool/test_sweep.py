@@ -31,6 +31,7 @@ def test_each_mutant_is_valid_python_at_the_top_of_the_body(kind):
 def test_the_cpu_mutant_has_the_asked_size_and_the_leak_keeps_256_bytes():
     assert mutant_code("cpu", 1234) == ["sum(range(1234))  # sweep: cpu"]
     assert "bytes(256)" in mutant_code("leak", 0)[0]
+    assert "full_path" in mutant_code("cache", 0)[1] and "bytes(256)" in mutant_code("cache", 0)[1]
     with pytest.raises(UserError, match="unknown mutant kind"):
         mutant_code("nope", 0)
 
@@ -52,11 +53,12 @@ def test_expected_benchmarks_are_the_routes_own():
 def test_expected_ids_name_real_benchmarks():
     from tests_helpers import benchmark_ids
 
-    from benchmarks.operations import ROUTE_NAMES
+    from benchmarks.operations import DISTINCT_NAMES, ROUTE_NAMES
 
     ids = set(benchmark_ids())
     for kind in KINDS:
-        assert set(expected_ids(kind, ROUTE_NAMES)) <= ids, kind
+        assert set(expected_ids(kind, ROUTE_NAMES, DISTINCT_NAMES)) <= ids, kind
+    assert len(expected_ids("cache", ROUTE_NAMES, DISTINCT_NAMES)) == len(DISTINCT_NAMES)
 
 
 def test_report_table_and_kill_rates():
@@ -65,7 +67,7 @@ def test_report_table_and_kill_rates():
     r.mutants = [Mutant("api.me", "cpu", "b" * 40, ["x.Y.z('GET /api/me')"], 1, ["x.Y.z('GET /api/me')"], True),
                  Mutant("api.me", "sql", "c" * 40, ["x.Y.s('/api/me')"], 0, [], False)]
     md = to_markdown(r)
-    assert "| GET `/api/me` (api.me) | caught: `Y.z('GET /api/me')` | **missed** (exit 0) | – | – |" in md
+    assert "| GET `/api/me` (api.me) | caught: `Y.z('GET /api/me')` | **missed** (exit 0) | – | – | – | – |" in md
     assert "| cpu | 1/1 (100%) |" in md and "| sql | 0/1 (0%) |" in md
     assert r.kill_rate("leak") == (0, 0)
 
