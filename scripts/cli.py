@@ -216,7 +216,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_regressions(args: argparse.Namespace) -> int:
     import json
 
-    from scripts.regressions import current_regressions, to_json, to_markdown
+    from scripts.regressions import current_regressions, open_regressions, to_json, to_markdown
 
     found = current_regressions(_project(args), since=args.since, factor=args.factor)
     if args.issues:
@@ -226,7 +226,7 @@ def cmd_regressions(args: argparse.Namespace) -> int:
         print(f"{len(written)} issue text(s) in {args.issues}", file=sys.stderr)
     print(json.dumps(to_json(found, args.site_url), indent=2) if args.json else to_markdown(found, args.site_url),
           end="\n" if args.json else "")
-    return 1 if found else 0
+    return 1 if open_regressions(found) else 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -18,7 +18,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from scripts.accept import acceptances, accepting
 from scripts.asvtool import CommitResult, Project, load_results, param_labels
+from scripts.causes import group
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.report import _fmt as fmt
@@ -40,6 +42,11 @@ class Regression:
     unit: str
     kind: str  # time, counter, rate, track, failed, build
     note: str = ""
+    accepted: str = ""  # why, when an Accept-Regression trailer of its commit covers it (scripts/accept.py)
+
+    @property
+    def id(self) -> str:  # what scripts.causes groups by
+        return self.benchmark
 
     @property
     def ratio(self) -> float | None:
@@ -174,7 +181,29 @@ def current_regressions(project: Project, *, branch: str = "main", since: str | 
     if since:
         after = set(order[order.index(cut) + 1:])
         found = [r for r in found if r.commit in after]
+    mark_accepted(found, acceptances(project.root, sorted({r.commit for r in found if r.kind != "build"})))
     return found
+
+
+def mark_accepted(found: list[Regression], accepted: list) -> None:
+    """Each regression that an acceptance of its own commit covers is marked accepted, with the reason."""
+    for r in found:
+        covering, _ = accepting([a for a in accepted if a.commit == r.commit], r.benchmark, r.before, r.after)
+        if covering:
+            r.accepted = covering.describe()
+
+
+def by_commit(found: list[Regression]) -> dict[str, list[Regression]]:
+    """The regressions of each commit where some started, in the history's order."""
+    out: dict[str, list[Regression]] = {}
+    for r in found:
+        out.setdefault(r.commit, []).append(r)
+    return out
+
+
+def open_regressions(found: list[Regression]) -> list[Regression]:
+    """Those not accepted on purpose."""
+    return [r for r in found if not r.accepted]
 
 
 def _fmt(value, unit: str) -> str:
@@ -200,18 +229,39 @@ def entry_markdown(r: Regression, site_url: str = "") -> str:
               "does not build" if r.kind == "build" else f"{_fmt(r.before, r.unit)} → {_fmt(r.after, r.unit)}")
     factor = f"×{r.ratio:.3g}" if r.ratio is not None else "–"
     url, page = graph_url(site_url, r), commit_url(site_url, r)
-    note = r.note.replace("|", "\\|")
+    note = (f"accepted on purpose, {r.accepted}" if r.accepted else r.note).replace("|", "\\|")
     links = " · ".join(f"[{label}]({u})" for label, u in (("graph", url), ("what changed", page)) if u)
     return f"| `{r.commit[:8]}` | `{r.benchmark}` | {change} | {factor} | {note} | {links} |"
 
 
+TABLE = ["| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|---|---|---|---|---|"]
+
+
+def commit_markdown(commit: str, found: list[Regression], site_url: str = "") -> list[str]:
+    """One commit's regressions: a line per cause, then the table."""
+    still = open_regressions(found)
+    lines = [f"### `{commit[:8]}`: {len(still)} regression(s) in {len(group(still))} cause(s)"
+             + (f", {len(found) - len(still)} accepted" if len(found) != len(still) else ""), ""]
+    lines += [f"{n}. {g.summary()}" for n, g in enumerate(group(still), 1)]
+    lines += [f"- accepted: {g.summary()}: {g.items[0].accepted}" for g in group([r for r in found if r.accepted])]
+    lines += ["", *TABLE, *[entry_markdown(r, site_url) for r in found], ""]
+    return lines
+
+
 def to_markdown(found: list[Regression], site_url: str = "") -> str:
+    """One section per commit where regressions started, each leading with its causes."""
+    if not open_regressions(found):
+        accepted = f" ({len(found)} accepted on purpose)" if found else ""
+        lines = [f"## No regressions in the history{accepted}", ""]
+    else:
+        n, commits = len(open_regressions(found)), len({r.commit for r in open_regressions(found)})
+        lines = [f"## {n} regression{'s' if n != 1 else ''} in the history, at {commits} "
+                 f"commit{'s' if commits != 1 else ''}", ""]
     if not found:
-        return "## No regressions in the history\n"
-    lines = [f"## {len(found)} regression{'s' if len(found) != 1 else ''} in the history", "",
-             "| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|---|---|---|---|---|"]
-    lines += [entry_markdown(r, site_url) for r in found]
-    return "\n".join(lines) + "\n"
+        return lines[0] + "\n"
+    for commit, at in by_commit(found).items():
+        lines += commit_markdown(commit, at, site_url)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def to_json(found: list[Regression], site_url: str = "") -> list[dict]:
@@ -219,31 +269,33 @@ def to_json(found: list[Regression], site_url: str = "") -> list[dict]:
             for r in found]
 
 
-def issue_title(r: Regression) -> str:
-    """One issue per regression: the same regression always gets the same title, so it is updated, not repeated."""
-    return f"Performance regression: {r.benchmark} at {r.commit[:8]}"[:240]
+def issue_title(commit: str) -> str:
+    """One issue per commit: the same commit always gets the same title, so its issue is updated, not repeated."""
+    return f"Performance regression at {commit[:8]}"
 
 
-def issue_body(r: Regression, site_url: str = "") -> str:
-    """The issue text: the `regressions` Markdown for this entry and what the rule says."""
+def issue_body(commit: str, found: list[Regression], site_url: str = "") -> str:
+    """The issue text: the commit's causes first, then its table and what the rules say."""
+    before = found[0].before_commit
     return "\n".join([
-        "The benchmark history found this regression on main (`python3 -m scripts regressions`).", "",
-        "| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|---|---|---|---|---|",
-        entry_markdown(r, site_url), "",
-        f"Measured at `{r.commit}`, against `{r.before_commit}` before it. The rules that judge it are in "
+        "The benchmark history found these regressions on main (`python3 -m scripts regressions`).", "",
+        *commit_markdown(commit, found, site_url),
+        f"Measured at `{commit}`, against `{before}` before it. The rules that judge them are in "
         "`benchmarks/rules.toml`; `python3 -m scripts compare "
-        f"{r.before_commit[:8]} {r.commit[:8]}` measures the pair again.",
+        f"{before[:8]} {commit[:8]}` measures the pair again. A cost accepted on purpose is an "
+        "`Accept-Regression:` trailer in the commit that pays it (README, \"The gate\").",
         "", "<!-- target_app-regression -->", ""])
 
 
 def write_issues(entries: list[dict], out: Path, site_url: str = "") -> list[Path]:
-    """``regressions --json`` entries -> ``out/NN.title`` and ``out/NN.md``, one pair per regression."""
+    """``regressions --json`` entries -> ``out/NN.title`` and ``out/NN.md``, one pair per commit with a regression
+    that is not accepted."""
     out.mkdir(parents=True, exist_ok=True)
     fields = {f for f in Regression.__dataclass_fields__}
+    found = [Regression(**{k: v for k, v in entry.items() if k in fields}) for entry in entries]
     written = []
-    for n, entry in enumerate(entries, 1):
-        r = Regression(**{k: v for k, v in entry.items() if k in fields})
-        (out / f"{n:03d}.title").write_text(issue_title(r) + "\n")
-        (out / f"{n:03d}.md").write_text(issue_body(r, site_url))
+    for n, (commit, at) in enumerate(((c, a) for c, a in by_commit(found).items() if open_regressions(a)), 1):
+        (out / f"{n:03d}.title").write_text(issue_title(commit) + "\n")
+        (out / f"{n:03d}.md").write_text(issue_body(commit, at, site_url))
         written.append(out / f"{n:03d}.md")
     return written

@@ -55,6 +55,7 @@ def compare_results(
         return verdict
     for name in sorted(set(base.values) | set(head.values)):
         verdict.findings += _compare_benchmark(base, head, name, rules, factor)
+    judge_whole_first(verdict.findings)
     verdict.budgets = check_budgets(head, rules.budgets, enforce=enforce_budgets)
     return verdict
 
@@ -170,6 +171,37 @@ def judge_track(f: Finding, rules: Rules, factor: float) -> None:
         f.status = "improved"
 
 
+TOTALS = "bench_instructions.Instructions.track_instructions"
+PHASES = "bench_phases.Phases.track_phase_instructions"
+
+
+def judge_whole_first(findings: list[Finding]) -> None:
+    """An operation is judged as a whole before its parts: where its instructions in total improved beyond
+    their tolerance, a phase that rose is cost that moved between phases (status "moved"), not a
+    regression. A phase still regresses where the total did not improve."""
+    improved = {f.params for f in findings if f.benchmark == TOTALS and f.status == "improved"}
+    for f in findings:
+        operation = f.params.split(", ")[0] if f.benchmark == PHASES else None
+        if f.status == "regressed" and operation in improved and f.after is not None:
+            f.status = "moved"
+            f.note = f"moved between phases: {operation.strip(chr(39))} as a whole improved beyond its tolerance"
+
+
+def apply_acceptances(verdict: Verdict, found: list) -> None:
+    """Regressions that an ``Accept-Regression`` trailer covers become "accepted" (scripts/accept.py); those it
+    names but does not cover stay regressions, and say how far the acceptance went."""
+    from scripts.accept import accepting
+
+    for f in verdict.findings:
+        if f.status != "regressed":
+            continue
+        covering, short = accepting(found, f.id, f.before, f.after)
+        if covering:
+            f.status, f.note = "accepted", covering.describe()
+        elif short:
+            f.note = f"beyond what is accepted: {short.describe()}"
+
+
 def confirm_timings(first: Verdict, second: Verdict) -> list[Finding]:
     """Keep a timing regression only where a second, independent run shows it too.
 
@@ -181,10 +213,16 @@ def confirm_timings(first: Verdict, second: Verdict) -> list[Finding]:
     again = {f.id for f in second.regressions}
     demoted = []
     for f in first.findings:
-        if f.status == "regressed" and f.kind == "time" and f.before is not None and f.after is not None \
+        if f.status == "regressed" and f.kind in CONFIRMED and f.before is not None and f.after is not None \
                 and f.id not in again:
             f.status, f.noise = "unchanged", True
-            f.note = (f"median slower (×{f.ratio:.2f}) in the first run only; a second interleaved run did not "
+            what = "median slower" if f.kind == "time" else "worse"
+            f.note = (f"{what} (×{f.ratio:.2f}) in the first run only; a second interleaved run did not "
                       "confirm it: machine noise")
             demoted.append(f)
     return demoted
+
+
+# What a second interleaved run must confirm: the timings, and the single-valued tracks (the live server's
+# latency and throughput), which move with the machine as timings do and have no statistics of their own.
+CONFIRMED = ("time", "track")

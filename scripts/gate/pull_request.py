@@ -9,10 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.accept import between
 from scripts.asvtool import Project, anchor_install_command, load_results
 from scripts.errors import UserError
 from scripts.explain import explain
-from scripts.gate.judge import compare_results, confirm_timings
+from scripts.gate.judge import CONFIRMED, apply_acceptances, compare_results, confirm_timings
 from scripts.gate.verdict import Verdict
 from scripts.git import commit_hash, git
 from scripts.locks import changes_between
@@ -142,6 +143,8 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     if o.run and o.confirm and not (o.base_results or o.head_results):
         confirm_run(project, pair, verdict, rules, factor=o.factor, out=out / "confirm", quick=o.quick,
                     rounds=o.rounds)
+    if not (o.base_results or o.head_results):
+        apply_acceptances(verdict, between(project.root, pair.base, pair.head))
     if o.explain and verdict.regressions and not (o.base_results or o.head_results):
         explain_regressions(project, pair, verdict)
     return verdict
@@ -170,13 +173,13 @@ def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
 
 def confirm_run(project: Project, pair: Pair, verdict: Verdict, rules: Rules, *, factor: float, out: Path,
                 quick: bool = False, rounds: int = 3) -> list:
-    """Run the timings that regressed again (base and head interleaved) and
+    """Run the timings and single-valued tracks that regressed again (base and head interleaved) and
     demote those that do not regress again. Returns the demoted findings."""
-    suspects = sorted({f.id for f in verdict.regressions if f.kind == "time"})
+    suspects = sorted({f.id for f in verdict.regressions if f.kind in CONFIRMED})
     if not suspects:
         return []
-    print(f"[gate] confirming {len(suspects)} timing regression(s) with a second interleaved run", file=sys.stderr,
-          flush=True)
+    print(f"[gate] confirming {len(suspects)} timing or track regression(s) with a second interleaved run",
+          file=sys.stderr, flush=True)
     shutil.rmtree(out, ignore_errors=True)
     # asv matches a parameterized benchmark's regex against "name(params)":
     # the finding's id, so only the suspect parameters run again.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from scripts.causes import group
 from scripts.explain import to_markdown as explanation
 from scripts.gate.verdict import Finding, Verdict
 from scripts.ids import BenchmarkId, is_nan
@@ -50,68 +51,102 @@ def component(f: Finding) -> str | None:
     return f"{phase.strip(chr(39))} of `{operation.strip(chr(39))}` {change}"
 
 
-def to_markdown(v: Verdict, site_url: str = "") -> str:
-    lines = [f"## {v.headline}", ""]
+# GitHub refuses a comment over 65,536 characters; the workflow adds a few lines of its own.
+LIMIT = 60_000
+ROWS = 25  # a group's table shows this many rows; the rest are in the JSON
+MARK = {"regressed": "🔴", "improved": "🟢", "fixed": "🟢", "accepted": "🟡", "moved": "⚪"}
+
+
+def _row(f: Finding, site_url: str) -> str:
+    note = f.note
+    if f.kind == "time" and f.ratio is not None:
+        sig = {True: "significant", False: "not significant", None: "no stats"}[f.significant]
+        note = "; ".join(x for x in (f"fastest ×{f.min_ratio:.2f}" if f.min_ratio else "", sig, note) if x)
+    ratio = f"{f.ratio:.3g}" if f.ratio is not None else "–"
+    return (f"| {MARK.get(f.status, '')} | `{f.id}` | {_fmt(f.before, f.unit)} | {_fmt(f.after, f.unit)} | "
+            f"{ratio} | {note.replace('|', chr(92) + '|')} | {graph_link(site_url, f)} |")
+
+
+TABLE = ["| | Benchmark | Before | After | Ratio | Note | |", "|---|---|---|---|---|---|---|"]
+
+
+def _group_section(title: str, g, site_url: str) -> list[str]:
+    """One cause: its line, one table of its findings, one explanation."""
+    rows = sorted(g.items, key=lambda f: (f.status != "regressed", -(f.ratio or 0)))
+    lines = [f"### {title}", "", g.summary(), "", *TABLE, *[_row(f, site_url) for f in rows[:ROWS]]]
+    if len(rows) > ROWS:
+        lines.append(f"| | … and {len(rows) - ROWS} more of this cause (the JSON has them all) | | | | | |")
+    lines.append("")
+    explained = next((f for f in rows if f.status == "regressed" and f.explanation), None)
+    if explained:
+        others = sum(1 for f in rows if f.status == "regressed" and f.explanation) - 1
+        also = f" (one explanation for the cause; {others} more in the JSON)" if others > 0 else ""
+        lines += [f"<details><summary>Why: <code>{explained.id}</code>{also}</summary>", "",
+                  explanation(explained.id, explained.explanation), "</details>", ""]
+    return lines
+
+
+def to_markdown(v: Verdict, site_url: str = "", limit: int = LIMIT) -> str:
+    """The comment: the verdict and one line per cause first, then one section per cause while they fit in
+    ``limit`` characters (the JSON and the site have everything)."""
+    head = [f"## {v.headline}", ""]
     if v.dependencies:
-        lines += ["Dependencies changed (each side ran with its own lock): " + "; ".join(v.dependencies) + ".", ""]
+        head += ["Dependencies changed (each side ran with its own lock): " + "; ".join(v.dependencies) + ".", ""]
     named = [c for f in v.regressions if (c := component(f))]
     if named:
-        lines += ["Where, in the app's terms: " + "; ".join(named) + ".", ""]
-    lines.append(f"Base `{v.base[:8]}` → head `{v.head[:8]}`; timings must be slower by more than "
-                 f"×{v.factor:g} and statistically significant; counters by more than their tolerance.")
-    lines.append("")
+        more = f"; and {len(named) - 8} more" if len(named) > 8 else ""
+        head += ["Where, in the app's terms: " + "; ".join(named[:8]) + more + ".", ""]
+    head.append(f"Base `{v.base[:8]}` → head `{v.head[:8]}`; timings must be slower by more than "
+                f"×{v.factor:g} and statistically significant; counters by more than their tolerance.")
+    head.append("")
     if v.reason:
-        lines += [f"**Reason:** {v.reason}", ""]
-    changed = [f for f in v.findings if f.status in ("regressed", "improved") and f.ratio is not None]
-    timing = [f for f in changed if f.kind in ("time", "track")]
-    counters = [f for f in changed if f.kind in ("counter", "rate")]
+        head += [f"**Reason:** {v.reason}", ""]
+    regressed = group([f for f in v.findings if f.status == "regressed" and f.after is not None])
+    accepted = group(v.accepted)
+    improved = group([f for f in v.improvements if f.ratio is not None])
+    moved = [f for f in v.findings if f.status == "moved"]
     failed = [f for f in v.findings if f.status in ("failed", "missing") or
               (f.status == "regressed" and f.after is None)]
-    if timing:
-        lines += ["### Timings that changed", "",
-                  "| | Benchmark | Before | After | Ratio | Fastest ratio | Significant | |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for f in sorted(timing, key=lambda f: -(f.ratio or 0)):
-            mark = "🔴" if f.status == "regressed" else "🟢"
-            sig = {True: "yes", False: "no", None: "no stats"}[f.significant]
-            fastest = f"{f.min_ratio:.2f}" if f.min_ratio else "–"
-            lines.append(f"| {mark} | `{f.id}` | {_fmt(f.before, f.unit)} | {_fmt(f.after, f.unit)} | "
-                         f"{f.ratio:.2f} | {fastest} | {sig} | {graph_link(site_url, f)} |")
-        lines.append("")
-    if counters:
-        lines += ["### Counters that changed", "",
-                  "| | Counter | Before | After | Ratio | |", "|---|---|---|---|---|---|"]
-        for f in sorted(counters, key=lambda f: -(f.ratio or 0)):
-            mark = "🔴" if f.status == "regressed" else "🟢"
-            lines.append(f"| {mark} | `{f.id}` | {_fmt(f.before, f.unit)} | {_fmt(f.after, f.unit)} | "
-                         f"{f.ratio:.2f} | {graph_link(site_url, f)} |")
-        lines.append("")
-    explained = [f for f in v.findings if f.status == "regressed" and f.explanation]
-    if explained:
-        lines += ["### Why", ""]
-        for f in explained:
-            lines += [f"<details><summary><code>{f.id}</code></summary>", "", explanation(f.id, f.explanation),
-                      "</details>", ""]
+    if regressed:
+        head += ["### Causes", ""]
+        head += [f"{n}. 🔴 {g.summary()}" for n, g in enumerate(regressed, 1)] + [""]
+    if accepted:
+        head += ["### Accepted on purpose", ""]
+        head += [f"- 🟡 {g.summary()}: {g.items[0].note}" for g in accepted] + [""]
+    if improved:
+        head += ["### Improvements", ""]
+        head += [f"- 🟢 {g.summary()}" for g in improved] + [""]
+    if moved:
+        head += [f"⚪ {len(moved)} phase(s) rose while their operation as a whole improved: cost moved between "
+                 "phases, not a regression (" + ", ".join(f"`{f.id}`" for f in moved[:5])
+                 + (", …" if len(moved) > 5 else "") + ").", ""]
+    sections = [_group_section(f"Cause {n}", g, site_url) for n, g in enumerate(regressed, 1)]
+    sections += [_group_section(f"Accepted {n}", g, site_url) for n, g in enumerate(accepted, 1)]
+    sections += [_group_section(f"Improvement {n}", g, site_url) for n, g in enumerate(improved, 1)]
     if failed:
-        lines += ["### Failures", ""]
-        for f in failed:
-            lines.append(f"- `{f.id}`: {f.note or f.status}")
-        lines.append("")
+        sections.append(["### Failures", "", *[f"- `{f.id}`: {f.note or f.status}" for f in failed], ""])
     if v.budgets:
-        lines += ["### Budget violations", "", "| Budget | Benchmark | Value | Limit | Enforced |",
-                  "|---|---|---|---|---|"]
-        for b in v.budgets:
-            lines.append(f"| {b.name} | `{b.benchmark}` | {b.value:.4g} | {b.limit} | {'yes' if b.enforce else 'no'} |")
-        lines.append("")
+        sections.append(["### Budget violations", "", "| Budget | Benchmark | Value | Limit | Enforced |",
+                         "|---|---|---|---|---|",
+                         *[f"| {b.name} | `{b.benchmark}` | {b.value:.4g} | {b.limit} | "
+                           f"{'yes' if b.enforce else 'no'} |" for b in v.budgets], ""])
     noisy = [f for f in v.findings if f.noise]
     if noisy:
-        lines.append(f"<details><summary>{len(noisy)} timing(s) slower beyond the factor, judged noise"
-                     "</summary>\n")
-        for f in noisy:
-            lines.append(f"- `{f.id}`: ×{f.ratio:.2f}: {f.note}")
-        lines += ["", "</details>", ""]
+        sections.append([f"<details><summary>{len(noisy)} timing(s) or track(s) worse beyond the factor, judged "
+                         "noise</summary>", "", *[f"- `{f.id}`: ×{f.ratio:.2f}: {f.note}" for f in noisy], "",
+                         "</details>", ""])
     compared = sum(1 for f in v.findings if f.status not in ("new", "missing"))
-    lines.append(f"<sub>{compared} measurements compared. Exit status {v.exit_code}.</sub>")
+    footer = f"<sub>{compared} measurements compared. Exit status {v.exit_code}.</sub>"
+    lines, size = list(head), sum(len(x) + 1 for x in head) + len(footer) + 200
+    for n, section in enumerate(sections):
+        cost = sum(len(x) + 1 for x in section)
+        if size + cost > limit:
+            lines += [f"*{len(sections) - n} more section(s) left out to stay under GitHub's comment limit: "
+                      "the verdict's JSON (`--json`) and the site have them all.*", ""]
+            break
+        lines += section
+        size += cost
+    lines.append(footer)
     return "\n".join(lines) + "\n"
 
 

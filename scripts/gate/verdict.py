@@ -7,7 +7,9 @@ from typing import Literal
 
 from scripts.ids import benchmark_id
 
-Status = Literal["regressed", "improved", "unchanged", "failed", "fixed", "new", "missing"]
+# "accepted": a regression the pull request accepts on purpose (scripts/accept.py); "moved": a part of an
+# operation (a phase) that rose while the operation as a whole improved beyond its tolerance.
+Status = Literal["regressed", "improved", "unchanged", "failed", "fixed", "new", "missing", "accepted", "moved"]
 
 
 @dataclass
@@ -59,6 +61,14 @@ class Verdict:
         return [f for f in self.findings if f.status == "regressed"]
 
     @property
+    def accepted(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == "accepted"]
+
+    @property
+    def improvements(self) -> list[Finding]:
+        return [f for f in self.findings if f.status in ("improved", "fixed")]
+
+    @property
     def exit_code(self) -> int:
         """0 no regression, 1 a regression or an enforced budget, 2 could not decide."""
         if self.reason:
@@ -83,6 +93,9 @@ class Verdict:
             if enforced:
                 parts.append(f"{len(enforced)} enforced budget violation{'s' if len(enforced) != 1 else ''}")
             return "❌ Performance regression: " + ", ".join(parts)
+        if self.accepted:
+            n = len(self.accepted)
+            return f"✅ No performance regression beyond what is accepted ({n} accepted)"
         return "✅ No performance regression"
 
     def to_json(self) -> dict:

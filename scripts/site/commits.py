@@ -114,8 +114,10 @@ def moved_operations(before: dict, after: dict, tolerance: Tolerance) -> dict[st
 
 def render_commit(commit: str, prev: str | None, artefacts: dict, before: dict | None,
                   tolerance: Tolerance = DEFAULT_TOLERANCE, lock: dict[str, str] | None = None,
-                  lock_before: dict[str, str] | None = None) -> str:
-    """``lock``: the versions the commit ran with (its lock), ``lock_before``: the previous commit's."""
+                  lock_before: dict[str, str] | None = None, causes: list[str] = (),
+                  accepted: list[str] = ()) -> str:
+    """``lock``: the versions the commit ran with (its lock), ``lock_before``: the previous commit's; ``causes``
+    and ``accepted``: the regressions listed here, one line a cause, and those accepted on purpose."""
     before = before or {kind: {} for kind in KINDS}
     moved = moved_operations(before, artefacts, tolerance) if prev else {}
     every = set(artefacts["sql"]) | set(artefacts["functions"]) | set(artefacts["phases"])
@@ -123,16 +125,20 @@ def render_commit(commit: str, prev: str | None, artefacts: dict, before: dict |
                   before=before, after=artefacts, artefacts=artefacts, tolerance=tolerance, moved=moved,
                   quiet=sorted(every - set(moved)), did=sorted(set(artefacts["sql"]) | set(artefacts["functions"])),
                   shown=SHOWN, operation_page=operation_page, counted=lambda s: Counter(s).items(), lock=lock,
-                  dependencies=lock_changes(lock_before, lock) if prev and lock and lock_before else [])
+                  dependencies=lock_changes(lock_before, lock) if prev and lock and lock_before else [],
+                  causes=causes, accepted=accepted)
 
 
 def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], listed: dict[str, int],
-              tolerance: Tolerance = DEFAULT_TOLERANCE) -> int:
+              tolerance: Tolerance = DEFAULT_TOLERANCE, causes: dict[str, list[str]] | None = None,
+              accepted: dict[str, list[str]] | None = None) -> int:
     """Write a page for each of ``commits`` (in history order) that has artefacts, the list, and a page per
     operation; returns how many commit pages.
 
-    ``listed``: commit -> how many regressions the regressions list has there.
+    ``listed``: commit -> how many regressions the regressions list has there; ``causes``: commit -> one line
+    per cause of them; ``accepted``: commit -> one line per cause accepted on purpose there.
     """
+    causes, accepted = causes or {}, accepted or {}
     folder = html_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     rows, prev, before, lock_before, written = [], None, None, None, 0
@@ -145,11 +151,13 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
         history.append((commit, artefacts["phases"]))
         lock = lock_at(root, commit)
         (folder / f"{commit}.html").write_text(render_commit(commit, prev, artefacts, before, tolerance, lock,
-                                                             lock_before))
+                                                             lock_before, causes.get(commit, []),
+                                                             accepted.get(commit, [])))
         date, subject = titles.get(commit, ("", ""))
         rows.append({"commit": commit, "date": date, "subject": subject, "regressions": listed.get(commit, 0),
                      "moved": len(moved_operations(before, artefacts, tolerance)) if before else None,
-                     "dependencies": lock_changes(lock_before, lock) if before and lock and lock_before else []})
+                     "dependencies": lock_changes(lock_before, lock) if before and lock and lock_before else [],
+                     "causes": causes.get(commit, []), "accepted": accepted.get(commit, [])})
         prev, before, lock_before, written = commit, artefacts, lock, written + 1
     operations = add_operation_pages(html_dir, history, titles)
     (html_dir / PAGE).write_text(render("commits.html", title="Commits", active=PAGE, rows=rows,

@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
+from scripts.causes import group
 from scripts.explain import PHASE_RULE, Tolerance
-from scripts.regressions import commit_order, current_regressions
+from scripts.regressions import by_commit, commit_order, current_regressions, open_regressions
 from scripts.rules import load_rules
 from scripts.site.commits import add_pages
 from scripts.site.trust import add_page
@@ -77,13 +78,18 @@ def publish_site(project: Project) -> Path:
     if proc.returncode != 0:
         raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     make_self_contained(project.html_dir)
-    listed = current_regressions(project)
-    keep_listed_regressions(project.html_dir, listed)
+    found = current_regressions(project)
+    listed = open_regressions(found)
+    keep_listed_regressions(project.html_dir, listed)  # an accepted step is no regression: on the commit pages
     add_page(project.html_dir, project.root, load_rules(project.root))
     rules = load_rules(project.root)
     rule = rules.counter(PHASE_RULE, PHASE_RULE)
+    at = by_commit(found)
     add_pages(project.html_dir, project.root, project.machine, commit_order(project.root, "main"),
-              Counter(r.commit for r in listed), Tolerance(rule.relative, rule.absolute))
+              Counter(r.commit for r in listed), Tolerance(rule.relative, rule.absolute),
+              causes={c: [g.summary() for g in group(open_regressions(rs))] for c, rs in at.items()},
+              accepted={c: [f"{g.summary()}: {g.items[0].accepted}" for g in group([r for r in rs if r.accepted])]
+                        for c, rs in at.items()})
     return project.html_dir
 
 

@@ -106,7 +106,9 @@ def test_any_statement_increase_is_a_regression_even_if_timings_are_noisy():
     assert v.exit_code == 1
     [reg] = v.regressions
     assert reg.id == "bench_counters.SqlStatements.track_statements('/api/users')"
-    assert "Counters that changed" in to_markdown(v)
+    md = to_markdown(v)
+    assert "### Causes\n\n1. 🔴 1 operation (`GET /api/users`): +20 SQL statements" in md, md
+    assert "### Cause 1" in md
 
 
 def test_bytes_within_tolerance_are_not_a_regression():
@@ -256,8 +258,8 @@ def test_a_counter_regression_carries_its_explanation_in_markdown_and_json():
     f.explanation = {"statements": [4, 23], "sql": [{"delta": 19, "statement": "SELECT settings.key FROM settings"}],
                      "plans": [], "calls": [], "retained": [], "allocated": []}
     md = to_markdown(v)
-    assert "### Why" in md
-    assert "<details><summary><code>bench_counters.SqlStatements.track_statements('/api/users')</code></summary>" in md
+    assert ("<details><summary>Why: <code>bench_counters.SqlStatements.track_statements('/api/users')</code>"
+            "</summary>") in md
     assert "+19 × SELECT settings.key FROM settings" in md
     data = json.loads(json.dumps(v.to_json()))
     assert data["findings"][0]["explanation"]["sql"][0]["delta"] == 19

@@ -165,7 +165,7 @@ def test_n_plus_1_fails_the_gate_through_the_statement_counter(repo, tmp_path):
     regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
     counter = regressed["bench_counters.SqlStatements.track_statements('/api/users')"]
     assert counter["before"] == 4 and counter["after"] == 23
-    assert "Counters that changed" in proc.stdout
+    assert "### Cause 1" in proc.stdout
     # Why: one lazy load of settings per user listed (an N+1) instead of the one eager load, in the
     # Markdown and the JSON.
     why = counter["explanation"]
@@ -174,7 +174,7 @@ def test_n_plus_1_fails_the_gate_through_the_statement_counter(repo, tmp_path):
     assert set(by_delta) == {20, -1}, why["sql"]
     assert by_delta[20].startswith("SELECT settings.") and "IN (?...)" not in by_delta[20]
     assert by_delta[-1].startswith("SELECT settings.") and "IN (?...)" in by_delta[-1]
-    assert "### Why" in proc.stdout and "+20 × SELECT settings." in proc.stdout
+    assert "<summary>Why: " in proc.stdout and "+20 × SELECT settings." in proc.stdout
 
 
 @needs_valgrind

@@ -111,7 +111,7 @@ def test_regression_issues_are_written_by_main_alone_with_issues_write_only():
 
 
 def test_the_issue_text_is_the_regressions_entry(tmp_path):
-    """What `regressions --json` gives is what the issues job posts, one issue per regression."""
+    """What `regressions --json` gives is what the issues job posts, one issue per commit that regressed."""
     import json
 
     from scripts.regressions import write_issues
@@ -124,9 +124,9 @@ def test_the_issue_text_is_the_regressions_entry(tmp_path):
                "note": "RuntimeError: GET /api/settings answered 500", "ratio": None, "graph": ""}]
     written = write_issues(json.loads(json.dumps(sample)), tmp_path, "https://example.test/site")
     assert [p.name for p in written] == ["001.md", "002.md"]
-    assert (tmp_path / "001.title").read_text() == (
-        "Performance regression: bench_counters.SqlStatements.track_statements('/api/users') at cccccccc\n")
+    assert (tmp_path / "001.title").read_text() == "Performance regression at cccccccc\n"
     body = (tmp_path / "001.md").read_text()
+    assert "1. 1 operation (`GET /api/users`): +19 SQL statements" in body
     assert ("| `cccccccc` | `bench_counters.SqlStatements.track_statements('/api/users')` | 4 → 23 | ×5.75 | "
             "counter rose beyond its tolerance (0.0% + 0) | "
             "[graph](https://example.test/site/#bench_counters.SqlStatements.track_statements) · "
