@@ -79,11 +79,18 @@ def find_regressions(results: dict[str, CommitResult], order: list[str], rules: 
         latest = results[next(c for c in reversed(built) if name in results[c].values)]
         version = latest.versions.get(name)
         series = [c for c in built if name in results[c].values and results[c].versions.get(name) == version]
-        for i, label in enumerate(param_labels(latest.params.get(name) or [])):
-            points = [(c, _at(results[c].value_list(name), i)) for c in series]
+        for label in param_labels(latest.params.get(name) or []):
+            points = [(c, _by_label(results[c], name, label)) for c in series]
             points = [(c, v) for c, v in points if not is_nan(v)]
             out += _regressions_of(results, points, name, label, rules, factor, errors)
     return sorted(out, key=lambda r: (measured.index(r.commit), r.benchmark))
+
+
+def _by_label(result: CommitResult, name: str, label: str):
+    """``name``'s value for the parameters ``label`` at one commit (NaN where that commit has no such
+    parameter: a function of target_app that did not exist there)."""
+    labels = param_labels(result.params.get(name) or [])
+    return _at(result.value_list(name), labels.index(label)) if label in labels else float("nan")
 
 
 def _at(values: list, i: int):

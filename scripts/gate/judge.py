@@ -76,8 +76,16 @@ def _compare_benchmark(base: CommitResult, head: CommitResult, name: str, rules:
                                "failed" if after is None else "new", note))
         return out
     out = []
+    # The base's values by their parameters' labels: a parameter added or gone (a function of target_app
+    # moved to a module of its own) must not shift every other parameter's comparison.
+    where = {label: j for j, label in enumerate(param_labels(base.params.get(name) or []))}
     for i, label in enumerate(labels):
-        f = Finding(name, label, kind, unit, _at(base.value_list(name), i), _at(head.value_list(name), i), None,
+        if label not in where:
+            out.append(Finding(name, label, kind, unit, None, _at(head.value_list(name), i), None, None, "new",
+                               "a parameter the base does not have"))
+            continue
+        j = where[label]
+        f = Finding(name, label, kind, unit, _at(base.value_list(name), j), _at(head.value_list(name), i), None,
                     None, "unchanged")
         if is_nan(f.before) or is_nan(f.after):
             f.note = "skipped (n/a) on one side"
@@ -93,8 +101,8 @@ def _compare_benchmark(base: CommitResult, head: CommitResult, name: str, rules:
             judge_rate(f, rules)
         elif kind == "time":
             judge_time(f, rules.factor(f.id, name, factor),
-                       _at(base.stats.get(name), i), _at(head.stats.get(name), i),
-                       _at(base.samples.get(name), i), _at(head.samples.get(name), i))
+                       _at(base.stats.get(name), j), _at(head.stats.get(name), i),
+                       _at(base.samples.get(name), j), _at(head.samples.get(name), i))
         else:
             judge_track(f, rules, factor)
         out.append(f)

@@ -250,3 +250,15 @@ def test_an_accepted_step_is_marked_at_its_commit_and_opens_no_issue(tmp_path):
 def test_a_regression_is_grouped_by_its_id():
     r = Regression(f"{SYSCALLS}('GET /', 'open')", "c" * 40, "b" * 40, 1, 3, "", "counter")
     assert r.id == r.benchmark and group([r])[0].operations == ["GET /"]
+
+
+def test_a_function_moved_to_a_module_of_its_own_is_compared_by_its_name_not_its_place():
+    base_params = [["'target_app/main.py:index'", "'target_app/main.py:site_settings'", "'target_app/x.py:y'"]]
+    head_params = [["'target_app/main.py:index'", "'target_app/site.py:site_settings'", "'target_app/x.py:y'"]]
+    base = result("a" * 40, {FUNCTIONS: ([5_000_000, 90_000, 40_000], base_params)})
+    head = result("b" * 40, {FUNCTIONS: ([5_000_100, 90_000, 40_000], head_params)})
+    v = compare_results(base, head, RULES)
+    assert v.exit_code == 0
+    statuses = {f.params: f.status for f in v.findings}
+    assert statuses == {"'target_app/main.py:index'": "unchanged", "'target_app/site.py:site_settings'": "new",
+                        "'target_app/x.py:y'": "unchanged"}
