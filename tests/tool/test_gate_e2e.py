@@ -97,6 +97,59 @@ def repo(tmp_path_factory):
            '    if found is None:\n        raise ApiError(404, f"no user named {username!r}")\n'
            '    return found.to_dict()\n',
            "api: keep the last 128 profiles served")
+    # Issue 31: a host-name lookup on every request (one cause, dozens of findings); the same, accepted on
+    # purpose by its commit's trailers; and accepted, with a second regression beyond what is accepted.
+    hook = "def load_logged_in_user() -> None:\n"
+    looked_up = hook + '    __import__("socket").gethostbyname("localhost")  # a host-name lookup per request\n'
+    branch("lookup", "target_app/auth.py", hook, looked_up, "auth: look the host up on every request")
+    accept = ("auth: look the host up on every request\n\n"
+              "Accept-Regression: bench_syscalls.* +50 the host lookup on every request\n"
+              "Accept-Regression: bench_instructions.* +20% the host lookup on every request\n"
+              "Accept-Regression: bench_phases.* x3 the host lookup on every request\n")
+    for name in ("accepted", "beyond"):
+        sh(r.path, "git", "checkout", "-q", "-b", name, "main")
+        r.edit("target_app/auth.py", hook, looked_up)
+        r.commit(accept)
+        sh(r.path, "git", "checkout", "-q", "main")
+    sh(r.path, "git", "checkout", "-q", "beyond")
+    r.edit("target_app/api.py", "def settings():\n", "def settings():\n    sum(range(30000))  # planted: ~+70%\n")
+    r.commit("api/settings: planted CPU, beyond what the lookup's trailers accept")
+    sh(r.path, "git", "checkout", "-q", "main")
+    # An improvement that moves cost between phases: the homepage's two count(*) folded into one statement.
+    branch("fold", "target_app/main.py",
+           '    stats = {\n        "users": db.scalar(select(func.count()).select_from(User)),\n'
+           '        "posts": db.scalar(select(func.count()).select_from(Post)),\n    }\n',
+           '    users, posts = db.execute(select(select(func.count()).select_from(User).scalar_subquery(),\n'
+           '                                     select(func.count()).select_from(Post).scalar_subquery())).one()\n'
+           '    stats = {"users": users, "posts": posts}\n', "homepage: one statement for both counts")
+    # A refactor: site_settings in a module of its own.
+    sh(r.path, "git", "checkout", "-q", "-b", "module", "main")
+    main_py = r.path / "target_app" / "main.py"
+    source = main_py.read_text()
+    start, end = source.index("def site_settings()"), source.index('@bp.get("/")')
+    (r.path / "target_app" / "site.py").write_text(
+        '"""The site-wide settings."""\n\nfrom __future__ import annotations\n\nfrom sqlalchemy import select\n\n'
+        "from .db import get_session\nfrom .models import Setting\n\n\n" + source[start:end].rstrip() + "\n")
+    main_py.write_text((source[:start] + source[end:]).replace(
+        "from .models import Post, Setting, User\n",
+        "from .models import Post, User\nfrom .site import site_settings\n"))
+    for rel in ("target_app/api.py", "target_app/settings.py"):
+        r.edit(rel, "from .main import site_settings", "from .site import site_settings")
+    r.commit("site_settings in a module of its own")
+    sh(r.path, "git", "checkout", "-q", "main")
+    # A real start-up regression: 4,000 regular expressions compiled at import.
+    branch("regex", "target_app/__init__.py", "log = logging.getLogger(__name__)\n",
+           'log = logging.getLogger(__name__)\n_ROUTES = [__import__("re").compile(f"^/r{i}/(\\\\d+)/(\\\\w+)$") '
+           "for i in range(4000)]\n", "compile 4,000 route patterns at import")
+    # Five docstring-only commits in a row.
+    previous = "main"
+    for n in range(1, 6):
+        sh(r.path, "git", "checkout", "-q", "-b", f"doc{n}", previous)
+        r.edit("target_app/main.py", '"""The homepage and the health check',
+               f'"""The homepage and the health check ({n})')
+        r.commit(f"docstring only ({n})")
+        previous = f"doc{n}"
+    sh(r.path, "git", "checkout", "-q", "main")
     # Issue 30: what the app ships. A dependency pinned to an older release, and a new dependency that the
     # homepage uses, each locked with the project's own command.
     sh(r.path, "git", "checkout", "-q", "-b", "downgrade", "main")
@@ -124,9 +177,9 @@ def lock(repo):
     subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=300)
 
 
-def gate(repo, branch, tmp_path, bench=BENCH):
+def gate(repo, branch, tmp_path, bench=BENCH, base="main"):
     out_json = tmp_path / f"{branch}.json"
-    cmd = [sys.executable, "-m", "scripts", "compare", "main", branch, "--repo", str(repo.path),
+    cmd = [sys.executable, "-m", "scripts", "compare", base, branch, "--repo", str(repo.path),
            "--json", str(out_json), *bench]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=900)
     data = json.loads(out_json.read_text()) if out_json.exists() else None
@@ -325,3 +378,75 @@ def test_a_cache_without_a_bound_fails_on_bytes_per_distinct_input_and_a_bounded
     assert per_input["status"] == ("regressed" if exit_code else "unchanged"), per_input
     # Both ask the database once less for the same user asked twice: the repeated input calls either better.
     assert findings["bench_counters.SqlStatements.track_statements('/api/users/user02500')"]["status"] == "improved"
+
+
+# Issue 31: verdicts a team can act on. Each is a gate run of minutes.
+CALLGRIND = ["--bench", "Instructions|SystemCalls|Phases|SqlStatements", "--rounds", "1"]
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_a_lookup_on_every_request_is_one_cause_in_a_comment_under_the_limit(repo, tmp_path):
+    out = tmp_path / "comment.md"
+    proc, data = gate(repo, "lookup", tmp_path, bench=["--markdown", str(out)])
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    md = out.read_text()
+    assert len(md) < 60_000, len(md)
+    lines = md.splitlines()
+    causes = lines.index("### Causes")
+    assert lines[causes + 2].startswith("1. 🔴 ") and "operations" in lines[causes + 2], lines[causes:causes + 4]
+    sections = [line for line in lines if line.startswith("### Cause ")]
+    assert md.count("<summary>Why: ") <= len(sections), md.count("<summary>Why: ")
+    assert len([f for f in data["findings"] if f["status"] == "regressed"]) > 2 * len(sections)
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_an_accepted_cost_passes_with_its_reason_and_a_second_regression_beyond_it_fails(repo, tmp_path):
+    proc, data = gate(repo, "accepted", tmp_path, bench=CALLGRIND)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    accepted = [f for f in data["findings"] if f["status"] == "accepted"]
+    assert accepted and all("the host lookup on every request" in f["note"] for f in accepted)
+    assert "### Accepted on purpose" in proc.stdout
+    proc, data = gate(repo, "beyond", tmp_path, bench=CALLGRIND)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    settings = regressed["bench_instructions.Instructions.track_instructions('GET /api/settings')"]
+    assert settings["note"].startswith("beyond what is accepted"), settings
+    assert any(f["status"] == "accepted" for f in data["findings"])
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_folding_two_counts_into_one_statement_passes_as_an_improvement(repo, tmp_path):
+    proc, data = gate(repo, "fold", tmp_path, bench=CALLGRIND)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    status = {f["id"]: f["status"] for f in data["findings"]}
+    assert status["bench_counters.SqlStatements.track_statements('/')"] == "improved"
+    assert status["bench_instructions.Instructions.track_instructions('GET /')"] == "improved"
+    assert "### Improvements" in proc.stdout
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_moving_a_function_into_a_module_of_its_own_passes(repo, tmp_path):
+    proc, data = gate(repo, "module", tmp_path,
+                      bench=["--bench", "Instructions|SystemCalls|Phases|Functions", "--rounds", "1"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_four_thousand_regexes_at_import_fail_the_cold_start(repo, tmp_path):
+    proc, data = gate(repo, "regex", tmp_path, bench=["--bench", "Instructions", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    regressed = {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+    cold = regressed["bench_instructions.Instructions.track_instructions('cold_start')"]
+    assert cold["ratio"] > 5, cold
+
+
+@pytest.mark.proof
+@pytest.mark.parametrize("n", range(1, 6))
+def test_five_docstring_only_commits_in_a_row_pass_the_gate(repo, tmp_path, n):
+    proc, data = gate(repo, f"doc{n}", tmp_path, bench=[], base="main" if n == 1 else f"doc{n - 1}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
