@@ -15,16 +15,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from scripts.asvtool import Project, load_results, param_labels
 from scripts.calibrate.plants import Plant, plant_history, share_environments
+from scripts.calibrate.report import LayoutReport
 from scripts.errors import UserError
 from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import side_project
 from scripts.git import git
+from scripts.history import run_history
 from scripts.regressions import find_regressions
 from scripts.rules import load_rules
 
@@ -108,40 +110,6 @@ FUNCTIONS = "bench_phases.Functions.track_function_instructions"
 REPORT = "layout.json"
 
 
-@dataclass
-class LayoutReport:
-    base: str
-    wall_seconds: float = 0.0
-    # operation -> kind -> relative move of its instruction count against the base
-    moves: dict[str, dict[str, float]] = field(default_factory=dict)
-    base_counts: dict[str, float] = field(default_factory=dict)
-    # kind -> what the gate flags between the base and it, with today's rules (on no operation's own path)
-    flagged: dict[str, list[str]] = field(default_factory=dict)
-    # What the history's regressions list shows over the committed kinds, one after the other (on no
-    # operation's own path): "benchmark id at commit"
-    listed: list[str] = field(default_factory=list)
-    touches: dict[str, list[str]] = field(default_factory=dict)
-    # "operation, phase" (or "operation, target_app function") -> kind -> [its instructions at the parent,
-    # the move] (on no operation's own path)
-    phase_moves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-
-    def largest_phase_moves(self, tolerance, top: int = 12) -> list[tuple[str, str, float, float]]:
-        """The phases that came nearest their tolerance: (operation and phase, kind, instructions, move)."""
-        rows = [(key, kind, before, move) for key, kinds in self.phase_moves.items()
-                for kind, (before, move) in kinds.items()]
-        rows.sort(key=lambda r: -abs(r[3]) / (tolerance.relative * abs(r[2]) + tolerance.absolute))
-        return rows[:top]
-
-    def largest(self, operation: str) -> tuple[str, float]:
-        """The kind that moved ``operation`` most, among those that leave its path alone, and the move."""
-        moves = {k: v for k, v in self.moves.get(operation, {}).items()
-                 if operation not in self.touches.get(k, [])}
-        if not moves:
-            return "", 0.0
-        kind = max(moves, key=lambda k: abs(moves[k]))
-        return kind, moves[kind]
-
-
 def _instruction_counts(result, name: str = INSTRUCTIONS) -> dict[str, float]:
     """``name``'s values by parameter label (for two parameters, "operation, phase")."""
     if result is None:
@@ -155,7 +123,6 @@ def _instruction_counts(result, name: str = INSTRUCTIONS) -> dict[str, float]:
 def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
     """Commit each layout kind on top of HEAD in a throwaway clone, measure the exact benchmarks at each,
     and at the base again from a clone at a longer path and with a larger environment."""
-    from scripts.history import run_history  # history publishes the site, whose trust page reads this module
 
     start = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from scripts.calibrate.report import PlantCheck, Report, to_markdown, write_repo
 from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import Pair, confirm_run
+from scripts.history import run_history
 from scripts.ids import benchmark_name
 from scripts.regressions import commit_order, find_regressions, load_errors
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
@@ -103,7 +104,6 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
               plants: tuple[Plant, ...] = PLANTS, bench: list[str] | None = None, quick: bool = False,
               do_bisect: bool = True, callgrind: bool = True) -> Report:
     """Plant, run, check and report (docs/measurements.md, "Proving it catches regressions", has its cost)."""
-    from scripts.history import run_history  # history publishes the site, whose trust page reads calibrate/
 
     start = time.monotonic()
     if aa < 2 and aa != 0:

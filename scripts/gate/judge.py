@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from scripts.accept import accepting
 from scripts.asvtool import CommitResult, param_labels
 from scripts.bootstrap import ROOT
 from scripts.gate.budgets import check_budgets
@@ -198,8 +199,6 @@ def judge_whole_first(findings: list[Finding]) -> None:
 def apply_acceptances(verdict: Verdict, found: list) -> None:
     """Regressions that an ``Accept-Regression`` trailer covers become "accepted" (scripts/accept.py); those it
     names but does not cover stay regressions, and say how far the acceptance went."""
-    from scripts.accept import accepting
-
     for f in verdict.findings:
         if f.status != "regressed":
             continue

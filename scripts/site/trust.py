@@ -12,7 +12,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from scripts.calibrate.layout import LayoutReport
+from scripts.calibrate.report import LayoutReport
 from scripts.explain import PHASE_RULE, Tolerance
 from scripts.ids import benchmark_name
 from scripts.rules import Rules
