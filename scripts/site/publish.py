@@ -68,8 +68,30 @@ def make_self_contained(html_dir: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(VENDOR / entry["file"], dest)
     shutil.copytree(VENDOR / "licenses", target / "licenses")
+    shutil.copyfile(OFFLINE, html_dir / OFFLINE.name)
     for page in html_dir.glob("*.html"):
-        page.write_text(localize_html(page.read_text()))
+        page.write_text(with_offline_loader(localize_html(page.read_text())))
+
+
+# Loads asv's data without a request where the browser blocks one (the site opened from file://).
+OFFLINE = Path(__file__).resolve().parent / "static" / "offline.js"
+JQUERY_TAG = re.compile(r'(<script src="vendor/js/jquery\.min\.js"[^>]*></script>)')
+
+
+def with_offline_loader(html: str) -> str:
+    """``html`` with offline.js right after jQuery (a page without jQuery is left as it is)."""
+    if OFFLINE.name in html:
+        return html
+    return JQUERY_TAG.sub(lambda m: m.group(1) + f'\n    <script src="{OFFLINE.name}"></script>', html, count=1)
+
+
+def write_offline_data(html_dir: Path) -> int:
+    """Each JSON data file of the site also as a script that hands its data to offline.js; returns how many."""
+    written = 0
+    for path in html_dir.rglob("*.json"):
+        path.with_name(path.name + ".js").write_text(f"asvOffline({path.read_text().strip()});\n")
+        written += 1
+    return written
 
 
 def publish_site(project: Project) -> Path:
@@ -90,6 +112,7 @@ def publish_site(project: Project) -> Path:
               causes={c: [g.summary() for g in group(open_regressions(rs))] for c, rs in at.items()},
               accepted={c: [f"{g.summary()}: {g.items[0].accepted}" for g in group([r for r in rs if r.accepted])]
                         for c, rs in at.items()})
+    write_offline_data(project.html_dir)  # last: the regressions' data as kept above
     return project.html_dir
 
 

@@ -88,6 +88,21 @@ def test_localize_html_replaces_every_cdn_reference():
         assert (ROOT / "scripts" / local.replace("vendor/", "vendor/")).exists() or local in out
 
 
+def test_every_asv_page_loads_the_offline_loader_after_jquery_and_every_data_file_has_its_script(tmp_path):
+    from scripts.site.publish import with_offline_loader, write_offline_data
+
+    asv_index = localize_html((Path(__import__("asv").__file__).parent / "www" / "index.html").read_text())
+    out = with_offline_loader(asv_index)
+    assert out.index('src="vendor/js/jquery.min.js"') < out.index('<script src="offline.js"></script>')
+    assert with_offline_loader(out) == out
+    assert with_offline_loader("<p>no scripts</p>") == "<p>no scripts</p>"
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "graphs" / "a.json").write_text('[[1, 2.5]]\n')
+    (tmp_path / "index.json").write_text('{"project": "x"}')
+    assert write_offline_data(tmp_path) == 2
+    assert (tmp_path / "graphs" / "a.json.js").read_text() == "asvOffline([[1, 2.5]]);\n"
+
+
 def test_localize_html_refuses_an_unknown_cdn():
     from scripts.asvtool import AsvError
 

@@ -190,3 +190,20 @@ def test_a_commit_page_leads_with_what_moved_and_links_its_operation_by_phase(si
     assert w.page.locator("svg rect").count() >= 3 * 5  # three commits, at least five phases each
     assert w.errors == []
     assert w.hosts <= {"127.0.0.1"}, w.hosts
+
+
+def test_the_site_opened_from_the_file_system_renders_its_graphs(site, browser):
+    # A downloaded CI artefact, opened as a file: the browser refuses asv's requests for its JSON there, and
+    # the site loads each data file as a script instead (scripts/site/static/offline.js).
+    w = Watched(browser)
+    root = site["html"].resolve().as_uri()
+    w.page.goto(f"{root}/index.html")
+    w.page.wait_for_selector(".benchmark-container", timeout=30000)
+    w.page.goto(f"{root}/index.html#bench_counters.SqlStatements.track_statements")
+    w.page.wait_for_selector("#graph-display canvas.flot-base", timeout=30000)
+    assert "Error fetching content" not in w.page.inner_text("body")
+    w.page.goto(f"{root}/index.html#regressions")
+    w.page.wait_for_selector("#regressions-display table", timeout=30000)
+    assert "SqlStatements.track_statements" in w.page.inner_text("#regressions-display")
+    assert w.errors == []
+    assert all(h.startswith("file://") for h in w.hosts), w.hosts  # nothing but files
