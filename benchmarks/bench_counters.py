@@ -4,10 +4,18 @@ A timing moves a few percent between runs; these give the same number on
 every run of the same commit, so any change is a real change in the code.
 """
 
-from . import measures
 from .common import GET_ROUTES, fixture
-from .exact import measure_exact
-from .measures import MAIN_ROUTES, per_route, retained_per_run  # noqa: F401 - importable from here as before
+from .counting import (  # noqa: F401 - MAIN_ROUTES, per_route, retained_per_run importable from here as before
+    MAIN_ROUTES,
+    allocated_bytes,
+    form_statements,
+    measure_exact,
+    per_route,
+    retained_bytes,
+    retained_per_input,
+    retained_per_run,
+    sql_statements,
+)
 from .operations import DISTINCT_NAMES, FORM_POSTS, ROUTE_NAMES
 
 
@@ -20,7 +28,7 @@ def check_route(cache, route) -> None:
 
 
 class _ExactPerRoute:
-    """Shared by the counters measured per route in benchmarks/exact.py's one setup_cache.
+    """Shared by the counters measured per route in benchmarks/counting/exact.py's one setup_cache.
 
     Each subclass's ``measure()`` returns {route: value}; its part of the
     cache is keyed by its class name. (A leading underscore: asv skips it.)
@@ -44,7 +52,7 @@ class SqlStatements(_ExactPerRoute):
     version = "2"
 
     def measure(self):
-        return measures.sql_statements(self.params)
+        return sql_statements(self.params)
 
     def track_statements(self, cache, route):
         return self.value(cache, route)
@@ -69,7 +77,7 @@ class AllocatedBytes(_ExactPerRoute):
     version = "2"
 
     def measure(self):
-        return measures.allocated_bytes(self.params, self.WARMUP, self.SAMPLES)
+        return allocated_bytes(self.params, self.WARMUP, self.SAMPLES)
 
     def track_bytes(self, cache, route):
         return self.value(cache, route)
@@ -123,7 +131,7 @@ class FormStatements(_ExactPerRoute):
     version = "1"
 
     def measure(self):
-        return measures.form_statements(self.params)
+        return form_statements(self.params)
 
     def track_statements(self, cache, route):
         return self.value(cache, route)
@@ -155,7 +163,7 @@ class RetainedBytes(_ExactPerRoute):
     version = "1"
 
     def measure(self):
-        return measures.retained_bytes(self.params, self.WARMUP, self.REQUESTS)
+        return retained_bytes(self.params, self.WARMUP, self.REQUESTS)
 
     def track_retained_bytes(self, cache, route):
         # Whole 64-byte steps: retentions below that come and go with caches
@@ -174,7 +182,7 @@ class RetainedPerInput(_ExactPerRoute):
     before, after more warm-up values than a bounded cache's usual 128 entries
     (``functools.lru_cache(maxsize=128)`` then evicts one entry per new value and keeps nothing more):
     tracemalloc's live bytes over two windows of new values, the least of the two, per value, rounded
-    down to whole 64-byte steps like RetainedBytes (``measures.retained_per_input``).
+    down to whole 64-byte steps like RetainedBytes (``counting.measures.retained_per_input``).
     """
 
     params = DISTINCT_NAMES
@@ -182,7 +190,7 @@ class RetainedPerInput(_ExactPerRoute):
     version = "1"
 
     def measure(self):
-        return measures.retained_per_input(self.params)
+        return retained_per_input(self.params)
 
     def track_retained_bytes(self, cache, name):
         return max(0, self.value(cache, name)) // 64 * 64

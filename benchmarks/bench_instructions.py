@@ -8,9 +8,16 @@ tests/suite/test_coverage.py keeps it so). Needs valgrind, and is skipped
 without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
-from . import measures
-from .exact import check, measure_exact
-from .measures import CHILD_PROGRAM, HEAVY, specs, split  # noqa: F401 - importable from here as before
+from .counting import (  # noqa: F401 - CHILD_PROGRAM, HEAVY, specs, split importable from here as before
+    CHILD_PROGRAM,
+    HEAVY,
+    check,
+    finish_instructions,
+    measure_exact,
+    specs,
+    split,
+    start_instructions,
+)
 from .operations import COLD_START, OPERATIONS
 
 
@@ -21,17 +28,17 @@ class Instructions:
     param_names = ["operation"]
     timeout = 900
 
-    setup_cache = measure_exact  # beside the counters (benchmarks/exact.py)
+    setup_cache = measure_exact  # beside the counters (benchmarks/counting/exact.py)
 
     def measure(self):
         return self.finish(self.start())
 
     def start(self):
         """Start the two valgrind processes (measures.start_instructions)."""
-        return measures.start_instructions()
+        return start_instructions()
 
     def finish(self, started) -> dict:
-        return measures.finish_instructions(started)
+        return finish_instructions(started)
 
     def setup(self, cache, operation):
         check(cache["Instructions"], "counts", operation)
@@ -48,15 +55,15 @@ class Instructions:
     # totals hold the wrappers' own work, +0.05%); the program's text
     # changed for every operation (the system calls did not move).
     # 6: each operation's process then counts it once more by phase
-    # (benchmarks/phases.py), after its total: the phases' wrappers made in
+    # (benchmarks/counting/phases.py), after its total: the phases' wrappers made in
     # the parent, find_name_in_mro left out by callgrind's toggle; the two
     # processes share the operations anew (measures.SECOND_GROUP).
     # 5: each operation counted in a process of its own, forked from one
     # parent after the set-up, after 10 warm-ups; instrumentation switched by
     # callgrind's client requests; the work inside find_name_in_mro and the
-    # allocators left out (benchmarks/callgrind.py, EXCLUDED), so that a
+    # allocators left out (benchmarks/counting/callgrind.py, EXCLUDED), so that a
     # count no longer moves when unrelated code does (calibrate --layout).
-    # 4: the child runs from links of a fixed length (benchmarks/callgrind.py,
+    # 4: the child runs from links of a fixed length (benchmarks/counting/callgrind.py,
     # stable_paths), so a count no longer depends on where the clone is.
     # 3: every operation the suite times, on the suite's own production-shaped
     # data (benchmarks/dataset.py), operations with a form counted run by run.

@@ -4,16 +4,15 @@ A 2% slowdown inside the template render is 0.3% of ``GET /``, under the
 total's tolerance; as a share of the render it is plain. Each operation
 is counted once more, phase by phase, in the
 process that counted its total, right after it
-(benchmarks/phases.py for the phases and how they are told apart). Needs
+(benchmarks/counting/phases.py for the phases and how they are told apart). Needs
 valgrind and a C compiler, and is skipped without them or with
 TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
 from pathlib import Path
 
-from .exact import check, measure_exact
+from .counting import PHASES, check, measure_exact, source_functions
 from .operations import OPERATIONS
-from .phases import PHASES, source_functions
 
 # target_app's own functions, from the source beside the suite (asv's
 # parameters are fixed when it discovers the suite): at a commit that lacks
@@ -28,7 +27,7 @@ class Phases:
     param_names = ["operation", "phase"]
     timeout = 900
 
-    setup_cache = measure_exact  # beside the totals (benchmarks/exact.py)
+    setup_cache = measure_exact  # beside the totals (benchmarks/counting/exact.py)
 
     def setup(self, cache, operation, phase):
         check(cache["Phases"], "phases", operation)
@@ -63,7 +62,7 @@ class Functions:
     param_names = ["function"]
     timeout = 900
 
-    setup_cache = measure_exact  # beside the totals (benchmarks/exact.py)
+    setup_cache = measure_exact  # beside the totals (benchmarks/counting/exact.py)
 
     def setup(self, cache, function):
         for operation in OPERATIONS:

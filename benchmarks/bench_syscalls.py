@@ -3,13 +3,12 @@
 Instructions count work in user space only: an fsync, a file write or a
 round trip to a database server costs none. callgrind counts each system
 call where libc makes it, in the same processes that count the
-instructions (benchmarks/exact.py, benchmarks/cgdump.py for the kinds and
+instructions (benchmarks/counting/exact.py, benchmarks/counting/dump.py for the kinds and
 what is left out), so a rise of one fsync per request is a regression the
 way one more SQL statement is.
 """
 
-from .cgdump import KINDS
-from .exact import check, measure_exact
+from .counting import KINDS, check, measure_exact
 from .operations import COLD_START, OPERATIONS
 
 
@@ -31,5 +30,5 @@ class SystemCalls:
     track_syscalls.unit = "calls"
     # 3: counted in the processes that now count by phase too, after each
     # total (bench_instructions, version 6).
-    # 2: getrandom is not counted (benchmarks/cgdump.py, NOT_COUNTED).
+    # 2: getrandom is not counted (benchmarks/counting/dump.py, NOT_COUNTED).
     track_syscalls.version = "3"

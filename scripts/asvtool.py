@@ -81,7 +81,7 @@ class Project:
         ``on_line``, asv also shows each failing benchmark's stderr, and every
         line of its output is printed and handed to ``on_line``. With
         ``artefacts`` (a folder, for a run of one commit), the suite keeps
-        what the commit's operations did there (benchmarks/artefacts.py).
+        what the commit's operations did there (benchmarks/counting/artefacts.py).
         ``env`` is added to asv's environment.
         """
         with tempfile.TemporaryDirectory(prefix="asv-run-") as tmp:
@@ -150,7 +150,7 @@ def anchor_install_command(conf: dict, root: Path) -> None:
     conf["install_command"] = [c.replace("{conf_dir}", str(root.resolve())) for c in conf.get("install_command", [])]
 
 
-# benchmarks/artefacts.py reads it (the suite is not imported here: it imports target_app).
+# benchmarks/counting/artefacts.py reads it (the suite is not imported here: it imports target_app).
 ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
 ARTEFACTS_DIR = ".asv/artefacts"
 

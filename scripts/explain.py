@@ -2,7 +2,7 @@
 
 Each side's target_app is taken from git (``git archive``) and imported in
 the benchmark environment ahead of the installed one; today's suite runs
-``benchmarks/explain.py`` on it, so base and head are measured the same way.
+``benchmarks/counting/explain.py`` on it, so base and head are measured the same way.
 The difference is given per operation, in the app's terms first: the
 phases and the Python functions whose instructions moved beyond the
 tolerance of ``bench_phases`` in benchmarks/rules.toml; then statements
@@ -31,7 +31,7 @@ from scripts.rules import load_rules
 
 TOP = 10
 LOCKENV = Path(__file__).resolve().parent / "lockenv.py"
-PROGRAM = ("import json, sys; from benchmarks.explain import collect; "
+PROGRAM = ("import json, sys; from benchmarks.counting import collect; "
            "print(json.dumps(collect(json.loads(sys.argv[1]), json.loads(sys.argv[2]))))")
 
 
@@ -58,7 +58,7 @@ def sync_to_lock(project: Project, commit: str, python: str, folder: Path) -> No
 
 def collect_side(project: Project, commit: str, wanted: list[str], python: str,
                  functions_for: list[str] = ()) -> dict:
-    """``benchmarks/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app
+    """``benchmarks/counting/explain.py``'s record of the operations behind ``wanted`` against ``commit``'s target_app
     (with callgrind's functions for those behind ``functions_for``)."""
     with tempfile.TemporaryDirectory(prefix="explain-") as tmp:
         src = Path(tmp) / "src"

@@ -14,10 +14,10 @@ read from.
   libraries, where the interpreter's time goes);
 - ``raw_instructions.json``: operation -> every instruction between the
   markers, before the count leaves out the address-dependent work
-  (``benchmarks/callgrind.py``, EXCLUDED);
+  (``benchmarks/counting/callgrind.py``, EXCLUDED);
 - ``phases.json`` and ``python_functions.json``: operation -> its
   instructions of one run by phase, and by Python function, inclusive
-  (benchmarks/phases.py).
+  (benchmarks/counting/phases.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Instruction counts under valgrind's callgrind: a CPU cost that does not drift. This module runs valgrind;
-``cgchild.py`` is the program it runs, ``cgslots.py`` where and with what environment, ``cglibs.py`` the C
-libraries it loads, ``cgdump.py`` how its dumps are read.
+``child.py`` is the program it runs, ``slots.py`` where and with what environment, ``libs.py`` the C
+libraries it loads, ``dump.py`` how its dumps are read.
 
 One valgrind process runs many operations. The marker is ``os.getppid()``,
 a libc call that nothing else in a request makes; ``--dump-before=getppid``
@@ -10,7 +10,7 @@ warm-up and the unmeasured ``prepare`` steps land in other dumps and are
 never counted.
 
 Each operation is measured in a process of its own, forked from one
-parent that has done the set-up (benchmarks/cgprogram.py), so that what ran before
+parent that has done the set-up (benchmarks/counting/program.py), so that what ran before
 cannot change its count.
 
 Start-up is most of the cost: importing Flask and SQLAlchemy under full
@@ -36,8 +36,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .cgchild import PROGRAM, Spec, _spec, child_script  # noqa: F401 - importable from here as before
-from .cgdump import (  # noqa: F401 - the dump reader, importable from here as before
+from .child import PROGRAM, Spec, _spec, child_script  # noqa: F401 - importable from here as before
+from .dump import (  # noqa: F401 - the dump reader, importable from here as before
     EXCLUDED,
     KINDS,
     Dump,
@@ -53,8 +53,9 @@ from .cgdump import (  # noqa: F401 - the dump reader, importable from here as b
     syscalls_of,
     top_functions,
 )
-from .cglibs import REQUESTS_SOURCE, compiled, requests_library, trampolines_library  # noqa: F401
-from .cgslots import (  # noqa: F401 - importable from here as before
+from .libs import REQUESTS_SOURCE, compiled, requests_library, trampolines_library  # noqa: F401
+from .phases import PREFIX
+from .slots import (  # noqa: F401 - importable from here as before
     HASH_SEED,
     KEPT_PREFIXES,
     KEPT_VARIABLES,
@@ -65,7 +66,6 @@ from .cgslots import (  # noqa: F401 - importable from here as before
     release_slot,
     stable_paths,
 )
-from .phases import PREFIX
 
 DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
 
@@ -123,7 +123,7 @@ class Count:
         self.env = env
         self.timeout = timeout
         self.options = tuple(options)  # more valgrind options
-        # For the ``phased`` operations, their run by phase (benchmarks/phases.py): the inclusive
+        # For the ``phased`` operations, their run by phase (benchmarks/counting/phases.py): the inclusive
         # instructions of each of the phases' trampolines and every instruction of the run, or the error
         # (a str) that stopped it.
         self.by_phase: dict[str, tuple[dict[str, float], float] | str] = {}
@@ -134,7 +134,7 @@ class Count:
         self.functions: dict[str, dict[str, list[list]]] = {}
         # Every instruction between the markers, before EXCLUDED is left out.
         self.raw: dict[str, float] = {}
-        # System calls per run, by kind (cgdump.KINDS) and by call site.
+        # System calls per run, by kind (dump.KINDS) and by call site.
         self.syscalls: dict[str, dict[str, float]] = {}
         self.syscall_sites: dict[str, dict[str, float]] = {}
 

@@ -1,7 +1,7 @@
 """The program valgrind runs: each operation warmed up, then counted between markers in a process of its own.
 
-Generated (:func:`child_script`) from its fixed part, benchmarks/cgprogram.py,
-and the operations' code; benchmarks/callgrind.py runs it. What it runs is pinned
+Generated (:func:`child_script`) from its fixed part, benchmarks/counting/program.py,
+and the operations' code; benchmarks/counting/callgrind.py runs it. What it runs is pinned
 by tests/suite/test_callgrind.py: a change to the text changes the counts
 (docs/measurements.md, "Noise"), so it changes only with a version bump.
 """
@@ -13,9 +13,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-# The fixed part of the program, as it runs: benchmarks/cgprogram.py
+# The fixed part of the program, as it runs: benchmarks/counting/program.py
 # without its comment lines.
-SOURCE = Path(__file__).resolve().parent / "cgprogram.py"
+SOURCE = Path(__file__).resolve().parent / "program.py"
 
 
 def program(path: Path = SOURCE) -> str:
@@ -72,7 +72,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        process (for what must run before ``setup``, such as a cold import).
     2. ``setup``, uninstrumented; what it leaves is frozen out of the
        collector's reach.
-    3. Each operation in a process of its own, forked from this one (cgprogram.py):
+    3. Each operation in a process of its own, forked from this one (program.py):
        its warm-up uninstrumented, then its measured runs between markers
        with the collector off (where a collection falls depends on the
        memory layout, not on the code under test: it moved counts by up to
@@ -80,10 +80,10 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        feature this commit lacks) reports "skipped"; one that fails reports
        its error; the others are still measured.
     4. Each operation named in ``phased`` (with its warm-up runs, a count) is
-       then counted once more in its process, by phase (cgprogram.py,
+       then counted once more in its process, by phase (program.py,
        ``_by_phase``): ``setup`` must have set ``_PHASES`` to the wrappers
-       (benchmarks/phases.py, ``prepare``). One named with ``"total"`` is
-       counted once, its total by phase (cgprogram.py, ``_wrap_total``).
+       (benchmarks/counting/phases.py, ``prepare``). One named with ``"total"`` is
+       counted once, its total by phase (program.py, ``_wrap_total``).
     """
     lines = [PROGRAM, textwrap.dedent(prelude).strip()]
     if first:

@@ -9,7 +9,7 @@ meanwhile: asv runs one setup_cache at a time. Every class that sets
 ``setup_cache = measure_exact`` shares the one result (asv keys a
 setup_cache by its function), and reads its own part by class name. What
 the operations did is kept beside the numbers when history asks
-(benchmarks/artefacts.py).
+(benchmarks/counting/artefacts.py).
 """
 
 

@@ -23,7 +23,7 @@ compares the two. Everything here repeats exactly for the same code:
   system calls per run by call site (``fsync: fdatasync <- unixSync``);
   and, but for the scrypt operations, ``phases`` and ``python_functions``:
   its instructions by phase, and by Python function of target_app and of
-  the libraries' entry points (benchmarks/phases.py).
+  the libraries' entry points (benchmarks/counting/phases.py).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import re
 import sqlite3
 import tracemalloc
 
+from ..operations import OPERATIONS, TIMED, counting_context
 from .artefacts import normalise
-from .operations import OPERATIONS, TIMED, counting_context
 
 TOP = 15
 
@@ -215,8 +215,8 @@ FUNCTIONS_KEPT = 300  # per side and kind: enough that what changed is on both l
 def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, dict]:
     """Operation -> its top functions by self and inclusive instructions per run, and its system calls per
     run by call site (``{}`` without valgrind)."""
+    from ..common import CHEAP_HASH, bench_db, remove_db
     from .callgrind import trampolines_library, valgrind
-    from .common import CHEAP_HASH, bench_db, remove_db
     from .measures import by_phase, counting, environment
 
     try:
@@ -226,7 +226,7 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
     db_path = bench_db(password_method=CHEAP_HASH)
     library = trampolines_library()
     try:
-        # The same process the counts come from (benchmarks/measures.py), all of ``names`` in one.
+        # The same process the counts come from (benchmarks/counting/measures.py), all of ``names`` in one.
         count = counting(names, False, library is not None, environment(db_path, library))
         count.start().finish(top)
         out = {name: {"functions": functions, "syscalls": count.syscall_sites.get(name, {})}

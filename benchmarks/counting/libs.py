@@ -1,5 +1,5 @@
 """The C libraries the counting processes load, compiled once per source: callgrind's client requests, and the
-phases' trampolines (benchmarks/phases.py)."""
+phases' trampolines (benchmarks/counting/phases.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from . import phases
-from .cgslots import SLOTS
+from .slots import SLOTS
 
 # The client requests, as C: valgrind's macros are inline machine code that
 # only a C compiler can place (valgrind.h comes with valgrind itself).
@@ -26,7 +26,7 @@ def requests_library() -> Path | None:
 
 
 def trampolines_library() -> Path | None:
-    """The phases' trampolines (benchmarks/phases.py), unoptimised so that each keeps its frame."""
+    """The phases' trampolines (benchmarks/counting/phases.py), unoptimised so that each keeps its frame."""
     return compiled(phases.trampolines_source(), "cg_phases", "-O0")
 
 

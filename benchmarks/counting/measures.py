@@ -1,4 +1,4 @@
-"""The exact measurements, part by part: what benchmarks/exact.py runs in its one setup_cache.
+"""The exact measurements, part by part: what benchmarks/counting/exact.py runs in its one setup_cache.
 
 The benchmark classes (bench_counters, bench_instructions, bench_syscalls)
 read their parts of its result; they import this module, and it imports
@@ -12,10 +12,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from . import artefacts, phases
-from .callgrind import Count, Spec, trampolines_library, valgrind
-from .common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
-from .operations import (
+from ..common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
+from ..operations import (
     COLD_START,
     DISTINCT,
     DISTINCT_NAMES,
@@ -24,6 +22,8 @@ from .operations import (
     ROUTE_NAMES,
     counting_context,
 )
+from . import artefacts, phases
+from .callgrind import Count, Spec, trampolines_library, valgrind
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
 
@@ -269,9 +269,9 @@ def split(names: list[str]) -> list[list[str]]:
 
 
 # Each counting process makes the phases' wrappers once its context is
-# built (benchmarks/phases.py), before it forks, and says which trampoline
+# built (benchmarks/counting/phases.py), before it forks, and says which trampoline
 # means what; each operation's process puts them in place after its total
-# is counted (benchmarks/cgprogram.py, _by_phase). If they cannot be made
+# is counted (benchmarks/counting/program.py, _by_phase). If they cannot be made
 # at this commit, the counts by phase alone fail, with that error.
 PHASES_SETUP = """
 try:
@@ -286,7 +286,7 @@ with open(os.path.join(os.environ["CG_MANIFEST"], "trampolines.json"), "w") as _
 # callgrind leaves find_name_in_mro's work out itself, with a toggle at its
 # entry and exit: the phases need that (a dump cannot say in which phase
 # each call was made), and the totals, which leave it out by reading the
-# dumps anyway (cgdump.EXCLUDED), are the same within the spread of the
+# dumps anyway (dump.EXCLUDED), are the same within the spread of the
 # same code counted twice. Not the allocators': glibc jumps from one to
 # another, and a toggle whose exit callgrind never sees leaves collection
 # off. In this order: a toggle sets collection off at the start, and the
@@ -302,7 +302,7 @@ def counting_program(by_phase: bool) -> str:
 
 # Warm-up runs with the phases' wrappers in place, before the run by phase:
 # the interpreter re-specialises the code that now calls them. The scrypt
-# operations are counted once, their total by phase ("total", cgprogram.py's
+# operations are counted once, their total by phase ("total", program.py's
 # _wrap_total): their run is the hash (~785M instructions, ~2 s under callgrind).
 PHASE_WARMUP = 2
 
@@ -314,7 +314,7 @@ def phased(names) -> dict[str, int | str]:
 
 def environment(db_path, library) -> dict[str, str]:
     """What a counting process is told: its database, the suite, and the phases' trampolines (if any)."""
-    env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent)}
+    env = {"CG_DB": str(db_path), "CG_BENCH": str(Path(__file__).resolve().parent.parent)}  # the suite's package
     if library is not None:
         env["CG_PHASES"] = str(library)
     return env
@@ -352,7 +352,7 @@ def start_instructions(names: list[str] | None = None) -> dict:
 
 
 def by_phase(count: Count) -> tuple[dict, dict]:
-    """One run of each of ``count``'s phased operations by phase and by Python function (benchmarks/phases.py),
+    """One run of each of ``count``'s phased operations by phase and by Python function (benchmarks/counting/phases.py),
     or the error that stopped it (a str)."""
     meaning = count.manifest.get("trampolines", [])
     out, functions = {}, {}

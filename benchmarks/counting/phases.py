@@ -2,13 +2,13 @@
 
 callgrind sees C functions only: on CPython 3.11 a Python call leaves no C
 frame of its own, so "the template render" or ``target_app/api.py:settings``
-cannot be read from a dump. So each counting process (benchmarks/measures.py)
+cannot be read from a dump. So each counting process (benchmarks/counting/measures.py)
 makes wrappers (:func:`prepare`) for the functions that begin each phase,
 every function of ``target_app`` and a few of the libraries' entry points;
 each operation's process puts them in place once its total is counted
 (:meth:`Tracker.activate`) and counts one more run. Each wrapper runs its
 function through a C function of its own: a trampoline from a small
-library compiled once (benchmarks/cglibs.py). callgrind gives each
+library compiled once (benchmarks/counting/libs.py). callgrind gives each
 trampoline's inclusive cost, so one dump per operation gives:
 
 - each named function's instructions, inclusive;
@@ -19,7 +19,7 @@ trampoline's inclusive cost, so one dump per operation gives:
 
 A callgrind dump per crossing would say the same at ~25 ms a dump, most of
 a commit's time. The work inside find_name_in_mro is left out by callgrind
-itself (``--toggle-collect``, benchmarks/measures.py: OPTIONS); the
+itself (``--toggle-collect``, benchmarks/counting/measures.py: OPTIONS); the
 allocators' is counted in the phase that called them (a toggle cannot
 leave glibc's out: it jumps from one allocator to another).
 

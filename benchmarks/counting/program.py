@@ -1,12 +1,12 @@
 # The fixed part of the program each counting process runs under valgrind:
-# benchmarks/cgchild.py (child_script) adds the set-up and the operations
+# benchmarks/counting/child.py (child_script) adds the set-up and the operations
 # after it. What runs is this file without its comment lines; its bytes are
 # pinned by tests/suite/test_callgrind.py, because a change to the text
 # moves the counts (docs/measurements.md, "Noise"). asv imports it as a
 # module like any other in benchmarks/: it only defines functions.
 import gc as _gc, json as _json
 # Switch instrumentation on or off with callgrind's client requests,
-# through the library named by $CG_REQUESTS (benchmarks/cglibs.py).
+# through the library named by $CG_REQUESTS (benchmarks/counting/libs.py).
 # Without it valgrind was started instrumented: nothing to switch.
 import ctypes as _ctypes, os as _os, sys as _sys
 _requests = _ctypes.CDLL(_os.environ["CG_REQUESTS"]) if _os.environ.get("CG_REQUESTS") else None
@@ -55,7 +55,7 @@ def _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased):
         _os.getppid()
     _report(_index, status="ran", **(_by_phase(_fn, _prep, _phased) if _phased is not None else {}))
 
-# Counted by phase too (benchmarks/phases.py), after its total and with
+# Counted by phase too (benchmarks/counting/phases.py), after its total and with
 # what that count compiled and instrumented: the wrappers the set-up made
 # (_PHASES) are put in place, the operation warms up with them (_warmup
 # runs), and one run is counted from a reset (os.getpgrp: --zero-before, no dump of the

@@ -1,5 +1,5 @@
 """Where a counting process runs, and with what: a numbered folder of links whose names are the same in every
-clone, and an environment fixed but for what it is told (benchmarks/callgrind.py)."""
+clone, and an environment fixed but for what it is told (benchmarks/counting/callgrind.py)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ try:
     from benchmarks.operations import DISTINCT
 except ImportError:  # a suite from before the distinct inputs
     DISTINCT = []
-from benchmarks.callgrind import count_instructions
+from benchmarks.counting import count_instructions
 app = create_app(TestConfig)
 adapter = app.url_map.bind("localhost")
 ops = {}

@@ -1,7 +1,7 @@
 """The site's page per commit and per operation, from what the history kept of each commit.
 
 ``history`` keeps each measured commit's artefacts in
-``.asv/artefacts/<machine>/<commit>/`` (benchmarks/artefacts.py): the SQL
+``.asv/artefacts/<machine>/<commit>/`` (benchmarks/counting/artefacts.py): the SQL
 statements of each route, each operation's instructions by phase and by
 Python function, and its top C functions. ``publish`` turns them into
 ``commits/<commit>.html``, one page per commit, ``commits.html``, the list

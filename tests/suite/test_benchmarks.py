@@ -35,7 +35,7 @@ def run_once(cls, name, combo):
     """What asv does for one benchmark: setup_cache (once per setup_cache function), setup, body, teardown."""
     obj = cls()
     # asv shares one setup_cache between the classes that name the same
-    # function (benchmarks/exact.py); the callgrind switch changes its result.
+    # function (benchmarks/counting/exact.py); the callgrind switch changes its result.
     key = (getattr(cls, "setup_cache", None), os.environ.get("TARGET_APP_BENCH_CALLGRIND"))
     if hasattr(obj, "setup_cache") and key not in _CACHES:
         _CACHES[key] = obj.setup_cache()

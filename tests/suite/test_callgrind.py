@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from benchmarks import callgrind
+from benchmarks.counting import callgrind
 
 
 def test_child_script_measures_each_operation_in_a_forked_process_between_markers():
@@ -236,7 +236,7 @@ def test_an_operation_missing_at_this_commit_is_left_out_and_the_rest_still_line
 
 
 def test_a_system_call_is_counted_by_the_kind_its_libc_wrapper_names(tmp_path):
-    from benchmarks import cgdump
+    from benchmarks.counting import dump as cgdump
 
     assert cgdump.syscall_kind("fdatasync") == "fsync"
     assert cgdump.syscall_kind("__GI___libc_write") == "write"
@@ -296,7 +296,7 @@ VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes"
 def test_the_programs_valgrind_runs_are_pinned_byte_for_byte():
     import hashlib
 
-    from benchmarks import measures
+    from benchmarks.counting import measures
     from benchmarks.operations import OPERATIONS
 
     heavy, light = measures.split(list(OPERATIONS))
@@ -323,7 +323,7 @@ def test_what_an_operation_writes_to_the_kept_database_is_gone_before_the_next(t
 @needs_valgrind
 @pytest.mark.slow
 def test_the_counting_process_that_ends_first_is_read_first():
-    from benchmarks import measures
+    from benchmarks.counting import measures
 
     read = []
 
@@ -346,8 +346,8 @@ def test_the_counting_process_that_ends_first_is_read_first():
 def test_the_counting_processes_clients_start_from_one_fixed_csrf_token():
     from itsdangerous import URLSafeTimedSerializer
 
-    from benchmarks import measures
     from benchmarks.common import CHEAP_HASH, bench_db, csrf_token, make_app, remove_db
+    from benchmarks.counting import measures
     from benchmarks.operations import Context
 
     assert f"ctx.fix_csrf_token({measures.FIXED_CSRF_TOKEN!r})" in measures.CHILD_PROGRAM

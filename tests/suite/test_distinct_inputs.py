@@ -7,8 +7,8 @@ import functools
 import pytest
 from flask import Response
 
-from benchmarks import measures
 from benchmarks.common import CHEAP_HASH, bench_db, make_app
+from benchmarks.counting import measures
 from benchmarks.operations import DISTINCT, ROUTES, Context
 
 USER = "GET /api/users/<username>"

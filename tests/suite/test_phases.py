@@ -1,4 +1,4 @@
-"""Instructions by phase and by Python function (benchmarks/phases.py): attribution, wrapping, real counts."""
+"""Instructions by phase and by Python function (benchmarks/counting/phases.py): attribution, wrapping, real counts."""
 
 import os
 import shutil
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import measures, phases
-from benchmarks.callgrind import trampolines_library
-from benchmarks.phases import BASE, COMPILE, EXECUTE, LOAD, PHASES, RENDER, VIEW, Tracker, attribute
+from benchmarks.counting import measures, phases
+from benchmarks.counting.callgrind import trampolines_library
+from benchmarks.counting.phases import BASE, COMPILE, EXECUTE, LOAD, PHASES, RENDER, VIEW, Tracker, attribute
 
 needs_compiler = pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc"), reason="no C compiler")
 needs_valgrind = pytest.mark.skipif(
@@ -101,7 +101,7 @@ def test_real_counts_by_phase_add_up_and_name_the_view():
 
 @needs_valgrind
 def test_a_run_by_phase_that_fails_leaves_the_total_counted():
-    from benchmarks import callgrind
+    from benchmarks.counting import callgrind
 
     # No wrappers made (_PHASES is None): the run by phase fails, alone.
     count = callgrind.Count({"cpu": "sum(range(1000))", "too": "sum(range(10))", "once": "sum(range(100))"},

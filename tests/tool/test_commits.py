@@ -1,11 +1,11 @@
-"""The site's page per commit, made from the artefacts history keeps (benchmarks/artefacts.py)."""
+"""The site's page per commit, made from the artefacts history keeps (benchmarks/counting/artefacts.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from benchmarks import artefacts
+from benchmarks.counting import artefacts
 from scripts.asvtool import ARTEFACTS_DIR, ARTEFACTS_VARIABLE
 from scripts.site.commits import PAGE, add_pages, function_changes, operation_page, sql_changes
 

@@ -1,8 +1,8 @@
-"""Explanations: what an operation did (benchmarks/explain.py) and what changed between two sides."""
+"""Explanations: what an operation did (benchmarks/counting/explain.py) and what changed between two sides."""
 
 from __future__ import annotations
 
-from benchmarks.explain import _path, collect, normalise, operation_of
+from benchmarks.counting.explain import _path, collect, normalise, operation_of
 from scripts.explain import diff, to_markdown
 
 
@@ -74,7 +74,7 @@ def test_diff_names_the_added_statements_the_lost_index_and_the_new_calls():
 
 
 def test_a_postgresql_plan_reads_node_by_node_without_its_costs():
-    from benchmarks.explain import plan_lines
+    from benchmarks.counting.explain import plan_lines
 
     plan = [{"Plan": {"Node Type": "Limit", "Total Cost": 9.1, "Plans": [
         {"Node Type": "Index Scan", "Index Name": "ix_posts_created_at", "Relation Name": "posts",

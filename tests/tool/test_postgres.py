@@ -153,7 +153,7 @@ def test_the_suite_runs_on_postgresql(tmp_path):
 def test_a_round_trip_to_postgresql_is_counted_where_the_statements_stay_the_same():
     """One statement either way, as SQLAlchemy's statement counter sees it; inside a transaction it costs
     a BEGIN and a COMMIT more, round trips to the server that the system-call counter sees."""
-    from benchmarks.callgrind import Count
+    from benchmarks.counting.callgrind import Count
 
     url = os.environ["TARGET_APP_POSTGRES_URL"]
     setup = (f"from sqlalchemy import create_engine, text\nengine = create_engine({url!r})\n"
@@ -174,8 +174,8 @@ def test_a_round_trip_to_postgresql_is_counted_where_the_statements_stay_the_sam
                     "(python3 -m scripts postgres start prints one); .ci/run does")
 def test_explain_gives_postgresql_plans_node_by_node(monkeypatch):
     from benchmarks.common import CHEAP_HASH, bench_db, make_app, remove_db
+    from benchmarks.counting.explain import collect_one
     from benchmarks.databases import POSTGRES_VARIABLE
-    from benchmarks.explain import collect_one
     from benchmarks.operations import Context
 
     monkeypatch.setenv(POSTGRES_VARIABLE, os.environ["TARGET_APP_POSTGRES_URL"])
