@@ -262,3 +262,12 @@ def test_a_function_moved_to_a_module_of_its_own_is_compared_by_its_name_not_its
     statuses = {f.params: f.status for f in v.findings}
     assert statuses == {"'target_app/main.py:index'": "unchanged", "'target_app/site.py:site_settings'": "new",
                         "'target_app/x.py:y'": "unchanged"}
+
+
+def test_the_same_exact_moves_are_one_cause_whether_or_not_an_operations_total_crossed_its_tolerance():
+    quoted = ["'GET /big'", "'GET /small'"]
+    base = result("a" * 40, {SYSCALLS: ([0, 0], [quoted, ["'open'"]]), INSTR: ([10_000_000, 1_000_000], [quoted])})
+    head = result("b" * 40, {SYSCALLS: ([2, 2], [quoted, ["'open'"]]), INSTR: ([10_010_000, 1_010_000], [quoted])})
+    [cause] = group(compare_results(base, head, RULES).regressions)  # /small's total crossed 0.5%, /big's not
+    assert sorted(cause.operations) == ["GET /big", "GET /small"]
+    assert operation_of("bench_queries.BulkInsert.time_insert_100('core')") == "bulk_insert_core"
