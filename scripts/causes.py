@@ -82,8 +82,11 @@ def group(items: Sequence) -> list[Group]:
         parts = {p for i in its if (p := _part(i)) is not None}
         # Exact moves name a cause by themselves (the same calls, the same statements, by the same amount);
         # whether an operation's instructions or a phase also crossed their tolerance depends on its size.
+        # Without exact moves, the phases that moved name it (an instruction total crosses its tolerance or
+        # not with the size of the operation: the scrypt login's does not).
         exact = {p for p in parts if p[0] in EXACT}
-        signature = tuple(sorted(exact or parts, key=repr))
+        phases = {p for p in parts if p[0] == "phase"}
+        signature = tuple(sorted(exact or phases or parts, key=repr))
         g = groups.setdefault(signature, Group(signature=signature))
         g.operations.append(op)
         g.items += its

@@ -271,3 +271,15 @@ def test_the_same_exact_moves_are_one_cause_whether_or_not_an_operations_total_c
     [cause] = group(compare_results(base, head, RULES).regressions)  # /small's total crossed 0.5%, /big's not
     assert sorted(cause.operations) == ["GET /big", "GET /small"]
     assert operation_of("bench_queries.BulkInsert.time_insert_100('core')") == "bulk_insert_core"
+
+
+def test_the_same_phases_moving_are_one_cause_where_nothing_exact_moved():
+    ops = ["'GET /'", "'POST /auth/login'"]
+    phases = [ops, ["'after request and teardown'"]]
+    base = result("a" * 40, {INSTR: ([10_000_000, 800_000_000], [ops]), PHASES: ([260_000, 260_000], phases)})
+    head = result("b" * 40, {INSTR: ([10_130_000, 800_130_000], [ops]), PHASES: ([383_000, 383_000], phases)})
+    v = compare_results(base, head, RULES)
+    assert {f.id for f in v.regressions} == {f"{INSTR}('GET /')", f"{PHASES}('GET /', 'after request and teardown')",
+                                             f"{PHASES}('POST /auth/login', 'after request and teardown')"}
+    [cause] = group(v.regressions)  # the login's total (its hash) did not cross 0.5%: still one cause
+    assert sorted(cause.operations) == ["GET /", "POST /auth/login"]
