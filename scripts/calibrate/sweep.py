@@ -118,7 +118,7 @@ def mutant_code(kind: str, cpu_elements: int) -> list[str]:
     """The lines planted at the top of a view's body: ``cpu``, CPU_SHARE more instructions; ``sql``, one
     more statement; ``n_plus_1``, a query per row; ``leak``, 256 bytes kept for good; ``io``, one more
     write to a file, flushed to disk with fsync; ``cache``, 256 bytes kept for good per distinct request (its
-    URL and body), a cache without a bound."""
+    URL and its form), a cache without a bound."""
     if kind == "cpu":
         return [f"sum(range({cpu_elements}))  # sweep: cpu"]
     if kind == "sql":
@@ -135,9 +135,10 @@ def mutant_code(kind: str, cpu_elements: int) -> list[str]:
     if kind == "leak":
         return ["globals().setdefault('_SWEEP_KEPT', []).append(bytes(256))  # sweep: 256 bytes kept"]
     if kind == "cache":
+        # Keyed by the URL and the form as parsed (the CSRF check has read the body before any view runs).
         return ["from flask import request as _sweep_request  # sweep: a cache without a bound",
-                "globals().setdefault('_SWEEP_CACHE', {})[(_sweep_request.full_path, _sweep_request.get_data())] = ("
-                "bytes(256))"]
+                "globals().setdefault('_SWEEP_CACHE', {})[(_sweep_request.full_path, tuple(sorted("
+                "_sweep_request.form.items(multi=True))))] = bytes(256)"]
     if kind == "io":
         return ["import os as _sweep_os, tempfile as _sweep_tempfile  # sweep: one more write, flushed to disk",
                 "with open(_sweep_os.path.join(_sweep_tempfile.gettempdir(), 'sweep_io'), 'ab') as _sweep_f:",
@@ -282,7 +283,8 @@ def to_markdown(r: SweepReport) -> str:
         if total:
             lines.append(f"| {kind} | {caught}/{total} ({caught / total:.0%}) |")
     elsewhere = [(m, ids) for m in r.mutants
-                 if (ids := sorted(i for i in m.flagged if not of_route(i, r.views[m.endpoint]["ops"])))]
+                 if (ids := sorted(i for i in m.flagged if not of_route(
+                     i, r.views[m.endpoint]["ops"] + r.views[m.endpoint].get("inputs", []))))]
     if elsewhere:
         lines += ["", "Mutants that also flagged benchmarks of other routes:", ""]
         lines += [f"- {m.kind} in {m.endpoint}: {ids}" for m, ids in elsewhere]

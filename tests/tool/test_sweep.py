@@ -31,7 +31,8 @@ def test_each_mutant_is_valid_python_at_the_top_of_the_body(kind):
 def test_the_cpu_mutant_has_the_asked_size_and_the_leak_keeps_256_bytes():
     assert mutant_code("cpu", 1234) == ["sum(range(1234))  # sweep: cpu"]
     assert "bytes(256)" in mutant_code("leak", 0)[0]
-    assert "full_path" in mutant_code("cache", 0)[1] and "bytes(256)" in mutant_code("cache", 0)[1]
+    assert "full_path" in mutant_code("cache", 0)[1] and "form.items" in mutant_code("cache", 0)[1]
+    assert "bytes(256)" in mutant_code("cache", 0)[1]
     with pytest.raises(UserError, match="unknown mutant kind"):
         mutant_code("nope", 0)
 
