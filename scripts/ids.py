@@ -51,3 +51,12 @@ def is_nan(value) -> bool:
 def is_missing(value) -> bool:
     """No value: asv's None (a failure) or NaN (skipped)."""
     return value is None or is_nan(value)
+
+
+# The site's page of each commit (scripts/site/commits.py writes them; the regressions list links to them).
+COMMIT_PAGES = "commits"
+
+
+def commit_page(commit: str) -> str:
+    """The page of ``commit``, relative to the site's root."""
+    return f"{COMMIT_PAGES}/{commit}.html"

@@ -25,9 +25,8 @@ from scripts.errors import UserError
 from scripts.gate.judge import compare_results
 from scripts.gate.report import _fmt as fmt
 from scripts.git import commit_hash, revisions
-from scripts.ids import benchmark_id, benchmark_name, is_nan
+from scripts.ids import benchmark_id, benchmark_name, commit_page, is_nan
 from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
-from scripts.site.commits import commit_page
 
 ERRORS_DIR = Path(".asv") / "errors"
 

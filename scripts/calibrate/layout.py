@@ -20,13 +20,13 @@ from pathlib import Path
 
 from scripts.asvtool import Project, load_results, param_labels
 from scripts.calibrate.plants import Plant, plant_history, share_environments
-from scripts.calibrate.report import LayoutReport
 from scripts.errors import UserError
 from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
 from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import side_project
 from scripts.git import git
 from scripts.history import run_history
+from scripts.layout_report import LayoutReport
 from scripts.regressions import find_regressions
 from scripts.rules import load_rules
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from scripts.asvtool import ARTEFACTS_DIR
 from scripts.explain import DEFAULT_TOLERANCE, Tolerance, component_changes, statement_changes
 from scripts.git import commit_titles
+from scripts.ids import COMMIT_PAGES as FOLDER
+from scripts.ids import commit_page
 from scripts.locks import lock_at, lock_changes
 from scripts.site.pages import link_from_asv_pages, render
 
@@ -27,13 +29,7 @@ KINDS = ("sql", "functions", "phases", "python_functions")
 OPERATIONS_FOLDER = "operations"
 
 PAGE = "commits.html"
-FOLDER = "commits"
 SHOWN = 10
-
-
-def commit_page(commit: str) -> str:
-    """The page of ``commit``, relative to the site's root."""
-    return f"{FOLDER}/{commit}.html"
 
 
 def operation_page(name: str) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from scripts.calibrate.report import LayoutReport
 from scripts.explain import PHASE_RULE, Tolerance
 from scripts.ids import benchmark_name
+from scripts.layout_report import LayoutReport
 from scripts.rules import Rules
 from scripts.site import pages
 from scripts.site.pages import link_from_asv_pages, nav_item

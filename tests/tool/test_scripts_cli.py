@@ -62,6 +62,7 @@ def test_bad_input_is_exit_2_and_one_line_in_the_users_words(tmp_path):
 def test_a_corrupt_asv_config_is_one_line(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "checkout", "-q", "-B", "main"], cwd=clone, check=True)  # whatever ROOT has checked out
     (clone / "asv.conf.json").write_text('{ "version": 1, ')
     error = _one_line_error("regressions", "--repo", str(clone))
     assert error.startswith(f"error: {clone / 'asv.conf.json'}: not a valid asv config:"), error
