@@ -110,11 +110,12 @@ def describe(operations: list[str], items: Sequence) -> str:
     +3.5%; `target_app/auth.py:load` +3.5%"."""
     parts = []
     numeric = [i for i in items if i.before is not None and i.after is not None]
-    syscalls = sorted({(p[1], p[2]) for i in numeric if (p := _part(i)) and p[0] == "syscalls"})
+    part_of = {id(i): _part(i) for i in items}  # each finding read once
+    syscalls = sorted({(p[1], p[2]) for i in numeric if (p := part_of[id(i)]) and p[0] == "syscalls"})
     if syscalls:
         parts.append(" ".join(f"{d:+g} {kind}" for kind, d in syscalls) + " system calls"
                      + (" each" if len(operations) > 1 else ""))
-    statements = sorted({p[1] for i in numeric if (p := _part(i)) and p[0] == "statements"})
+    statements = sorted({p[1] for i in numeric if (p := part_of[id(i)]) and p[0] == "statements"})
     if statements:
         parts.append(" or ".join(f"{d:+g}" for d in statements) + " SQL statements"
                      + (" each" if len(operations) > 1 else ""))
@@ -122,13 +123,13 @@ def describe(operations: list[str], items: Sequence) -> str:
     if totals:
         changes = sorted((i.after - i.before) / i.before for i in totals)
         parts.append(f"instructions {changes[0]:+.1%}" + (f" to {changes[-1]:+.1%}" if len(changes) > 1 else ""))
-    phases = sorted({p[1] for i in items if (p := _part(i)) and p[0] == "phase"})
+    phases = sorted({p[1] for i in items if (p := part_of[id(i)]) and p[0] == "phase"})
     if phases:
         parts.append("phases: " + ", ".join(phases))
     functions = [i for i in numeric if benchmark_name(i.id) == "bench_phases.Functions.track_function_instructions"]
     for f in functions[:SHOWN_OPERATIONS]:
         parts.append(f"`{BenchmarkId.parse(f.id).params.strip(chr(39))}` {_pct(f)}")
-    others = [i for i in items if _part(i) not in (None,) and _part(i)[0] not in
+    others = [i for i in items if part_of[id(i)] is not None and part_of[id(i)][0] not in
               ("syscalls", "statements", "instructions", "phase") and i not in functions]
     for i in others[:SHOWN_OPERATIONS]:
         parts.append(f"`{i.id}` {_pct(i) if i in numeric else 'fails'}")

@@ -246,9 +246,10 @@ TABLE = ["| Commit | Benchmark | Before → after | Factor | Rule | |", "|---|--
 def commit_markdown(commit: str, found: list[Regression], site_url: str = "") -> list[str]:
     """One commit's regressions: a line per cause, then the table."""
     still = open_regressions(found)
-    lines = [f"### `{commit[:8]}`: {len(still)} regression(s) in {len(group(still))} cause(s)"
+    causes = group(still)
+    lines = [f"### `{commit[:8]}`: {len(still)} regression(s) in {len(causes)} cause(s)"
              + (f", {len(found) - len(still)} accepted" if len(found) != len(still) else ""), ""]
-    lines += [f"{n}. {g.summary()}" for n, g in enumerate(group(still), 1)]
+    lines += [f"{n}. {g.summary()}" for n, g in enumerate(causes, 1)]
     lines += [f"- accepted: {g.summary()}: {g.items[0].accepted}" for g in group([r for r in found if r.accepted])]
     lines += ["", *TABLE, *[entry_markdown(r, site_url) for r in found], ""]
     return lines
