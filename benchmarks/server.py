@@ -7,9 +7,10 @@ deadline, and the server is always stopped.
 from __future__ import annotations
 
 import http.client
-import re
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +23,17 @@ THREADS = 8
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 15.0
 
+# The server tells its port through a file, not its output: its output (an
+# access log, SQL echo left on) goes to a log file as in production, where a
+# pipe nobody reads would fill and block the server mid-request.
 _SERVE = """
-import sys, waitress
+import os, sys, waitress
 from target_app import create_app
 app = create_app({"DATABASE_URL": sys.argv[1], "SECRET_KEY": sys.argv[2], "TESTING": False})
 server = waitress.create_server(app, host=%r, port=0, threads=%d)
-print("PORT", server.effective_port, flush=True)
+with open(sys.argv[3] + ".tmp", "w") as f:
+    f.write(str(server.effective_port))
+os.replace(sys.argv[3] + ".tmp", sys.argv[3])
 server.run()
 """
 
@@ -40,27 +46,36 @@ class LiveServer:
             import waitress  # noqa: F401
         except ImportError:
             raise NotImplementedError("waitress is not installed in this environment") from None
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVE % (HOST, threads), db_url, secret],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.port = self._read_port()
+        self.folder = tempfile.TemporaryDirectory(prefix="bench-server-")
+        self.log_path = os.path.join(self.folder.name, "server.log")
+        port_file = os.path.join(self.folder.name, "port")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _SERVE % (HOST, threads), db_url, secret, port_file],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.port = self._read_port(port_file)
         self.pid = self.proc.pid
         self._wait_healthy()
 
-    def _read_port(self) -> int:
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT)
-        line = result[0] if result else ""
-        match = re.match(r"PORT (\d+)", line)
-        if not match:
-            self.stop()
-            raise RuntimeError(f"server did not start (said {line!r})")
-        return int(match.group(1))
+    def _read_port(self, port_file: str) -> int:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    return int(f.read())
+            time.sleep(0.02)
+        tail = self.log_tail()
+        self.stop()
+        raise RuntimeError(f"server did not start (its log ends: {tail!r})")
+
+    def log_tail(self, size: int = 300) -> str:
+        """The end of the server's log (what it printed, its traceback)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(self.log_path) - size))
+            return f.read().decode("utf-8", "replace").strip()
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -73,8 +88,9 @@ class LiveServer:
                 time.sleep(0.05)
             finally:
                 client.close()
+        tail = self.log_tail()
         self.stop()
-        raise RuntimeError("server never became healthy")
+        raise RuntimeError(f"server never became healthy (its log ends: {tail!r})")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -84,8 +100,7 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self.folder.cleanup()
 
     def __enter__(self):
         return self
