@@ -16,7 +16,7 @@ from .counting import (  # noqa: F401 - MAIN_ROUTES, per_route, retained_per_run
     retained_per_run,
     sql_statements,
 )
-from .operations import DISTINCT_NAMES, FORM_POSTS, ROUTE_NAMES
+from .operations import DERIVED_NAMES, DISTINCT_NAMES, FORM_POSTS, OPERATIONS, ROUTE_NAMES
 
 
 def check_route(cache, route) -> None:
@@ -196,3 +196,56 @@ class RetainedPerInput(_ExactPerRoute):
         return max(0, self.value(cache, name)) // 64 * 64
 
     track_retained_bytes.unit = "bytes/input"
+
+
+class _QueryCost:
+    """Shared by the counts of what each operation asks of the database (counting/plans.py): one part of
+    measure_exact's cache, ``QueryCosts``, keyed by operation, one field each."""
+
+    setup_cache = measure_exact
+    params = list(OPERATIONS)
+    param_names = ["operation"]
+
+    def setup(self, cache, operation):
+        check_route(cache["QueryCosts"], operation)
+
+    def value(self, cache, operation, field):
+        return cache["QueryCosts"][operation][field]
+
+
+class OutcomeStatements(_QueryCost):
+    """SQL statements of each outcome derived from the app (a 404, a failed login, a CSRF failure...:
+    benchmarks/surface.json); the hand-written operations have theirs in SqlStatements and FormStatements."""
+
+    params = DERIVED_NAMES
+    version = "1"
+
+    def track_statements(self, cache, operation):
+        return self.value(cache, operation, "statements")
+
+    track_statements.unit = "statements"
+
+
+class TableScans(_QueryCost):
+    """Full table scans per run of each operation, from each statement's plan: a query that stops using an
+    index, or reads a whole table, grows with the data; here it is a step of one at the commit that does it,
+    however small the suite's tables."""
+
+    version = "1"
+
+    def track_scans(self, cache, operation):
+        return self.value(cache, operation, "scans")
+
+    track_scans.unit = "scans"
+
+
+class RowsFetched(_QueryCost):
+    """Rows the database returns per run of each operation: a view that fetches a whole table and slices it in
+    Python fetches thousands where it showed twenty."""
+
+    version = "1"
+
+    def track_rows(self, cache, operation):
+        return self.value(cache, operation, "rows")
+
+    track_rows.unit = "rows"

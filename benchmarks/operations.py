@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from . import outcomes
 from .common import (
     CHEAP_HASH,
     GET_ROUTES,
@@ -55,10 +56,12 @@ class Context:
         self.spare = app.test_client()
         self.serial = itertools.count()
         self.statements: dict = {}
+        self.csrf_raw: str | None = None  # the CSRF token sessions start from (fix_csrf_token)
 
     def fix_csrf_token(self, token: str) -> None:
         """Start both clients' sessions from ``token`` as their CSRF token, where Flask-WTF would draw one at
         random (the counting processes do, measures.FIXED_CSRF_TOKEN)."""
+        self.csrf_raw = token
         for client in (self.client, self.spare):
             with client.session_transaction() as session:
                 session["csrf_token"] = token
@@ -267,7 +270,9 @@ def _checkout(ctx, _):
         pass
 
 
-ROUTES: list[Operation] = [
+# The operations written by hand: each route's success, with a form's
+# careful preparation. The derived outcomes come after them (DERIVED).
+WRITTEN: list[Operation] = [
     *[_get(path) for path in GET_ROUTES],
     _post("/auth/login", _prepare_login),  # scrypt: ~100 ms natively, ~4 s under callgrind
     _post("/auth/register", _prepare_register),
@@ -275,6 +280,25 @@ ROUTES: list[Operation] = [
     _post("/auth/logout", _prepare_logout),
     _post("/settings", _prepare_new_setting, " (new key)"),
 ]
+
+
+def _derived(name: str, move, status: int) -> Operation:
+    """An outcome of surface.json: ``move`` replayed, and answered with ``status`` as when it was derived."""
+
+    def run(ctx, prepared):
+        response = move.send(prepared)
+        if response.status_code != status:
+            # A route or an outcome this commit lacks is a skip; a server error is a failure.
+            kind = RuntimeError if response.status_code >= 500 else NotImplementedError
+            raise kind(f"{name} answered {response.status_code}, expected {status} at this commit")
+
+    return Operation(name, run, move.prepare)
+
+
+# Every other outcome a client can cause, derived from the app (benchmarks/surface.py, surface.json).
+OUTCOMES = outcomes.load()
+DERIVED: list[Operation] = [_derived(o.name, o.move, o.status) for o in OUTCOMES]
+ROUTES: list[Operation] = WRITTEN + DERIVED
 QUERIES: list[Operation] = [
     _query("user_lookup", lookup_statement, "scalar"),
     _query("user_settings", user_settings_statement, "all"),
@@ -288,7 +312,13 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in ROUTES + QUERIES}
 # Counted in a process of its own: importing target_app and create_app().
 COLD_START = "cold_start"
 ROUTE_NAMES = [op.name for op in ROUTES]
-FORM_POSTS = [op.name for op in ROUTES if op.name.startswith("POST ")]
+FORM_POSTS = [op.name for op in WRITTEN if op.name.startswith("POST ")]
+DERIVED_NAMES = [op.name for op in DERIVED]
+# The operations counted under callgrind (instructions, phases, functions, system calls): every one written
+# by hand, and each derived outcome that runs a line none of those before it runs (surface.json's
+# "instructions"); the others share their lines' counts and have every in-process counter.
+INSTRUCTED = [name for name in OPERATIONS
+              if name not in DERIVED_NAMES or next(o for o in OUTCOMES if o.name == name).instructions]
 # The routes that write, each timed by bench_writes.WriteRoutes.
 WRITES = ["POST /settings", "POST /settings (new key)", "POST /auth/register", "POST /auth/logout"]
 

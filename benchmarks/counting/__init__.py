@@ -23,7 +23,7 @@ _EXPORTS = {
     "MAIN_ROUTES": "measures", "CHILD_PROGRAM": "measures", "HEAVY": "measures",
     "sql_statements": "measures", "form_statements": "measures", "allocated_bytes": "measures",
     "retained_bytes": "measures", "retained_per_input": "measures", "retained_per_run": "measures",
-    "per_route": "measures", "specs": "measures", "split": "measures",
+    "per_route": "measures", "query_costs": "measures", "specs": "measures", "split": "measures",
     "start_instructions": "measures", "finish_instructions": "measures",
     "PHASES": "phases", "source_functions": "phases",
     "KINDS": "dump",

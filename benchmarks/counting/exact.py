@@ -24,7 +24,7 @@ def measure_exact(self) -> dict:
     try:
         out = {"SqlStatements": measures.sql_statements(), "FormStatements": measures.form_statements(),
                "AllocatedBytes": measures.allocated_bytes(), "RetainedBytes": measures.retained_bytes(),
-               "RetainedPerInput": measures.retained_per_input()}
+               "RetainedPerInput": measures.retained_per_input(), "QueryCosts": measures.query_costs()}
     finally:
         out_instructions = measures.finish_instructions(counting)
     # The counts by phase come from the same processes (skipped with them).

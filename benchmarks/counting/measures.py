@@ -18,12 +18,14 @@ from ..operations import (
     DISTINCT,
     DISTINCT_NAMES,
     FORM_POSTS,
+    INSTRUCTED,
     OPERATIONS,
     ROUTE_NAMES,
     counting_context,
 )
 from . import artefacts, phases
 from .callgrind import Count, Spec, trampolines_library, valgrind
+from .plans import QueryCosts
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
 
@@ -81,6 +83,24 @@ def form_statements(routes=FORM_POSTS) -> dict:
         return counter.count
 
     return per_route(routes, measure)
+
+
+def query_costs(names=None, ctx=None) -> dict:
+    """Statements, full table scans and rows fetched by one run of each operation, after a warm-up run (see
+    counting/plans.py); the scans and the statements are kept for the site and the explanations."""
+    ctx = ctx or counting_context()
+
+    def measure(name):
+        op = OPERATIONS[name]
+        op.once(ctx)  # warm-up
+        prepared = op.prepare(ctx) if op.prepare else None
+        with QueryCosts(ctx.engine) as costs:
+            op.run(ctx, prepared)
+        artefacts.keep_statements(name, costs.statements)
+        artefacts.keep("scans", name, costs.scan_lines())
+        return {"statements": len(costs.statements), "scans": len(costs.scans), "rows": costs.rows}
+
+    return per_route(list(OPERATIONS) if names is None else names, measure)
 
 
 def allocated_bytes(routes=MAIN_ROUTES, warmup: int = 5, samples: int = 7) -> dict:
@@ -342,7 +362,7 @@ def start_instructions(names: list[str] | None = None) -> dict:
         return {"skip": str(exc)}
     library = trampolines_library()
     runs = []
-    for group, cold_start in zip(split(list(OPERATIONS) if names is None else names), [True, False],
+    for group, cold_start in zip(split(list(INSTRUCTED) if names is None else names), [True, False],
                                  strict=True):
         db_path = bench_db(password_method=CHEAP_HASH)
         runs.append((counting(group, cold_start, library is not None, environment(db_path, library)).start(),

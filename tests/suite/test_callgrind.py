@@ -217,10 +217,11 @@ def test_an_operation_counts_the_same_whatever_ran_before_it():
 
 
 def test_every_operation_is_counted_in_exactly_one_group():
-    from benchmarks.bench_instructions import OPERATIONS, split
+    from benchmarks.bench_instructions import split
+    from benchmarks.operations import INSTRUCTED
 
-    names = [name for group in split(list(OPERATIONS)) for name in group]
-    assert sorted(names) == sorted(OPERATIONS)
+    names = [name for group in split(list(INSTRUCTED)) for name in group]
+    assert sorted(names) == sorted(INSTRUCTED)
 
 
 @needs_valgrind
@@ -297,9 +298,10 @@ def test_the_programs_valgrind_runs_are_pinned_byte_for_byte():
     import hashlib
 
     from benchmarks.counting import measures
-    from benchmarks.operations import OPERATIONS
+    from benchmarks.operations import DERIVED_NAMES, OPERATIONS
 
-    heavy, light = measures.split(list(OPERATIONS))
+    # The operations written by hand: the outcomes derived from the app (surface.json) change with it.
+    heavy, light = measures.split([name for name in OPERATIONS if name not in DERIVED_NAMES])
     scripts = {"operations": measures.counting(light, False, True, {}).script,
                "cold start and scrypt": measures.counting(heavy, True, True, {}).script}
     assert {k: hashlib.sha256(v.encode()).hexdigest()[:16] for k, v in scripts.items()} == CHILD_PROGRAMS

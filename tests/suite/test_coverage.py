@@ -8,33 +8,42 @@ its SQL statements and its retained bytes.
 from __future__ import annotations
 
 from tests_helpers import benchmark_ids
+from werkzeug.exceptions import HTTPException
 
-from benchmarks.bench_counters import FormStatements, RetainedBytes, SqlStatements, retained_per_run
+from benchmarks.bench_counters import (
+    FormStatements,
+    OutcomeStatements,
+    RetainedBytes,
+    SqlStatements,
+    retained_per_run,
+)
 from benchmarks.bench_instructions import Instructions
 from benchmarks.operations import OPERATIONS, ROUTES, TIMED, Operation, counting_context
 from target_app import create_app
 from target_app.config import TestConfig
 
-# Flask's own static route serves files from target_app/static: no view of
-# the app's runs there, so no plant could be put in it (docs/measurements.md, "The sweep").
-NOT_APP_VIEWS = {"static"}
-
 
 def app_routes() -> set[tuple[str, str]]:
-    """(endpoint, method) of every rule in the app's URL map."""
+    """(endpoint, method) of every rule in the app's URL map, Flask's static files included."""
     app = create_app(TestConfig)
     return {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint not in NOT_APP_VIEWS
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
 
 
-def endpoint_of(op_name: str) -> tuple[str, str]:
+def endpoint_of(op_name: str) -> tuple[str, str] | None:
+    """The (endpoint, method) an operation requests; None for a path no rule matches (a 404 by design)."""
     method, path = op_name.split(" ")[:2]
+    rules = {(rule.rule, m): rule for rule in create_app(TestConfig).url_map.iter_rules() for m in rule.methods}
+    if (path, method) in rules:  # a derived outcome names its rule
+        return rules[path, method].endpoint, method
     adapter = create_app(TestConfig).url_map.bind("localhost")
-    endpoint, _ = adapter.match(path.split("?")[0], method=method)
+    try:
+        endpoint, _ = adapter.match(path.split("?")[0], method=method)
+    except HTTPException:
+        return None
     return endpoint, method
 
 
@@ -45,10 +54,15 @@ def test_every_route_of_the_app_has_an_operation():
 
 
 def test_every_operation_has_an_instruction_count_and_its_system_calls():
+    """Every hand-written operation, and the derived outcomes chosen to cover every line they run."""
+    from benchmarks.bench_phases import Phases
     from benchmarks.bench_syscalls import SystemCalls
+    from benchmarks.operations import DERIVED_NAMES, INSTRUCTED
 
-    assert set(OPERATIONS) | {"cold_start"} == set(Instructions.params)
+    assert {n for n in OPERATIONS if n not in DERIVED_NAMES} | {"cold_start"} <= set(Instructions.params)
+    assert set(Instructions.params) == set(INSTRUCTED) | {"cold_start"}
     assert SystemCalls.params[0] == Instructions.params
+    assert Phases.params[0] == INSTRUCTED
 
 
 def test_every_timed_benchmark_has_an_instruction_count():
@@ -63,7 +77,7 @@ def test_every_timed_benchmark_has_an_instruction_count():
 def test_every_route_has_its_statements_and_retained_bytes_counted():
     views = app_routes()
     with_statements = {endpoint_of(f"GET {path}") for path in SqlStatements.params}
-    with_statements |= {endpoint_of(name) for name in FormStatements.params}
+    with_statements |= {endpoint_of(name) for name in FormStatements.params + OutcomeStatements.params}
     assert views <= with_statements
     assert views <= {endpoint_of(name) for name in RetainedBytes.params}
 
