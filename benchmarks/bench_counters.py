@@ -16,7 +16,7 @@ from .counting import (  # noqa: F401 - MAIN_ROUTES, per_route, retained_per_run
     retained_per_run,
     sql_statements,
 )
-from .operations import DERIVED_NAMES, DISTINCT_NAMES, FORM_POSTS, OPERATIONS, ROUTE_NAMES
+from .operations import DERIVED_NAMES, FORM_POSTS, OPERATIONS, ROUTE_NAMES, STREAM_NAMES
 
 
 def check_route(cache, route) -> None:
@@ -174,28 +174,27 @@ class RetainedBytes(_ExactPerRoute):
 
 
 class RetainedPerInput(_ExactPerRoute):
-    """Bytes kept for good per distinct value of an input the request carries (a username, a page, a query
-    string, a setting key, a login form's username).
+    """Memory kept for good per distinct request, for every input each route takes (its path's argument, the
+    query arguments it reads and one it does not, its form's fields, who is logged in), all varied at once.
 
-    Every other benchmark repeats one input, so a cache keyed by the input and never evicted costs nothing
-    there (and reads as an improvement: one statement fewer). Here each run takes a value never asked
-    before, after more warm-up values than a bounded cache's usual 128 entries
-    (``functools.lru_cache(maxsize=128)`` then evicts one entry per new value and keeps nothing more):
-    tracemalloc's live bytes over two windows of new values, the least of the two, per value, rounded
-    down to whole 64-byte steps like RetainedBytes (``counting.measures.retained_per_input``).
+    Every other benchmark repeats one input, so a cache keyed by an input and never evicted costs nothing
+    there (and reads as an improvement: one statement fewer). Here each request carries values never asked
+    before, after 1,100 of them: a cache bounded at 1,024 entries is then full and keeps nothing more, one
+    without a bound keeps an entry per request. The streams are derived from the app (surface.json), one per
+    route that succeeds; counted in CPython's memory blocks (``counting.measures.retained_per_input``).
     """
 
-    params = DISTINCT_NAMES
-    param_names = ["input"]
+    params = STREAM_NAMES
+    param_names = ["route"]
     version = "1"
 
     def measure(self):
         return retained_per_input(self.params)
 
-    def track_retained_bytes(self, cache, name):
-        return max(0, self.value(cache, name)) // 64 * 64
+    def track_retained_blocks(self, cache, name):
+        return max(0.0, self.value(cache, name))
 
-    track_retained_bytes.unit = "bytes/input"
+    track_retained_blocks.unit = "blocks/request"
 
 
 class _QueryCost:

@@ -353,57 +353,9 @@ TIMED: dict[str, str] = {
 }
 
 
-# Operations over many distinct values of one input the request carries (a
-# username, a page, a query string, a setting key, a form's field). Every
-# other operation repeats one input, so state that grows with the number of
-# distinct inputs (a cache without a bound, say) never shows there; here it
-# shows as bytes retained per distinct input (bench_counters.RetainedPerInput).
-@dataclass(frozen=True)
-class Inputs:
-    name: str
-    method: str
-    path: Callable  # (value) -> the path requested
-    value: Callable  # (i) -> the i-th distinct value, i = 0, 1, ...
-    data: Callable | None = None  # (ctx, value) -> the form posted (a POST)
-
-    def run(self, ctx, value) -> None:
-        if self.method == "GET":
-            get_ok(ctx.client, self.path(value))
-            return
-        client, data = self.data(ctx, value)
-        _expect(client.post(self.path(value), data=data), 302, f"{self.method} {self.path(value)}")
-
-
-def _username(i: int) -> str:
-    from .dataset import username_for
-
-    return username_for(i + 1)
-
-
-def _login_as(ctx, username):
-    from .dataset import PASSWORD
-
-    client = _new_session(ctx)
-    return client, {"username": username, "password": PASSWORD, "csrf_token": _form(ctx, client, "/auth/login")}
-
-
-def _setting_key(ctx, key):
-    """The settings form for ``key`` with an empty value: the view looks the key up, finds nothing to remove,
-    and writes nothing, so the table does not grow over hundreds of keys. One CSRF token serves them all (the
-    session does not change)."""
-    if "distinct_token" not in ctx.statements:
-        ctx.statements["distinct_token"] = _form(ctx, ctx.client, "/settings")
-    return ctx.client, {"key": key, "value": "", "csrf_token": ctx.statements["distinct_token"]}
-
-
-DISTINCT: list[Inputs] = [
-    Inputs("GET /api/users/<username>", "GET", lambda v: f"/api/users/{v}", _username),
-    # One row a page, so that a late page costs what an early one does.
-    Inputs("GET /api/users?page=", "GET", lambda v: f"/api/users?page={v}&per_page=1", lambda i: i + 1),
-    # A query string no view reads: what the app keeps per distinct URL (a hook, a middleware).
-    Inputs("GET /healthz?query", "GET", lambda v: f"/healthz?ref={v}", lambda i: f"r{i:05d}"),
-    Inputs("POST /settings (key)", "POST", lambda v: "/settings", lambda i: f"bench_distinct_{i:05d}",
-           _setting_key),
-    Inputs("POST /auth/login (username)", "POST", lambda v: "/auth/login", _username, _login_as),
-]
-DISTINCT_NAMES = [i.name for i in DISTINCT]
+# Every input each route takes, varied over many distinct values at once (derived from the app:
+# benchmarks/surface.py, outcomes.Stream). Every other operation repeats one input, so state that grows
+# with the number of distinct inputs (a cache without a bound, say) never shows there; here it shows as
+# memory kept per distinct request (bench_counters.RetainedPerInput).
+STREAMS = outcomes.load_streams()
+STREAM_NAMES = [stream.name for stream in STREAMS]

@@ -31,6 +31,9 @@ UNKNOWN_PATHS = ("/no-such-page", "/api/no-such-endpoint")
 # A value no row has, for a path argument (an unknown username, say).
 UNKNOWN = "no-such-{name}"
 STALE_USER_ID = 10**9
+# Distinct values a stream asks for at most: more than a cache bounded at 1,024 entries holds
+# (bench_counters.RetainedPerInput), and fewer than the suite's 5,000 users.
+STREAM_VALUES = 1200
 # Where a form's fields come from: the page the form is on, which for these apps is the rule itself.
 _FIELD_RE = re.compile(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"')
 
@@ -104,6 +107,7 @@ class Values:
         self.serial = 0
         self._known: dict[str, object] = {}
         self._fields: dict[str, list[str]] = {}
+        self._tokens: dict[str, str] = {}
 
     @classmethod
     def of(cls, ctx) -> Values:
@@ -158,6 +162,42 @@ class Values:
                     return getattr(row, name)
         return f"{name}-known"
 
+    def nth(self, name: str, i: int):
+        """The ``i``-th distinct value of the column ``name`` (the users' by preference), cycling past the
+        last; for a name no column has, a fresh value."""
+        key = f"nth {name}"
+        if key not in self._known:
+            self._known[key] = self._column_values(name)
+        found = self._known[key]
+        return found[i % len(found)] if found else f"{name}{i:06d}"
+
+    def nth_field(self, name: str, i: int, how: str) -> str:
+        """A form field's ``i``-th value: ``how`` "existing", a row's where the column has a distinct value for
+        every request of a stream (a username that exists), and a fresh one otherwise; the suite's password."""
+        from .dataset import PASSWORD
+
+        if name == "password":
+            return PASSWORD
+        if how == "existing" and len(self._distinct(name)) >= STREAM_VALUES:
+            return str(self.nth(name, i))
+        return f"{name}{i:06d}" if "email" not in name else f"fresh{i:06d}@example.test"
+
+    def _distinct(self, name: str) -> list:
+        """The distinct values of the column ``name`` (none where no column has that name)."""
+        self.nth(name, 0)
+        return self._known[f"nth {name}"]
+
+    def _column_values(self, name: str) -> list:
+        from sqlalchemy import inspect, select
+
+        user = require("models", "User").User
+        for mapper in sorted(inspect(user).registry.mappers, key=lambda m: m.class_.__name__ != "User"):
+            if name in mapper.columns:
+                column = mapper.columns[name]
+                rows = self.ctx.session.execute(select(column).distinct().order_by(column).limit(STREAM_VALUES))
+                return [row[0] for row in rows]
+        return []
+
     def fresh(self, name: str) -> str:
         from .dataset import PASSWORD
 
@@ -178,8 +218,28 @@ class Values:
         return self._fields[rule]
 
     def token(self, client, rule: str) -> str:
-        """A CSRF token of ``client``'s session: from ``rule``'s page, else from the first page with a form."""
-        return csrf_token(self._page(client, rule))
+        """A CSRF token of ``client``'s session: from ``rule``'s page, else from the first page with a form.
+        Where every session starts from one token (Context.fix_csrf_token), the form's token is read once."""
+        if not self.ctx.csrf_raw:
+            return csrf_token(self._page(client, rule))
+        if rule not in self._tokens:
+            self._tokens[rule] = csrf_token(self._page(client, rule))
+        return self._tokens[rule]
+
+    def start_session(self, client, user_id) -> None:
+        """``client``'s session cookie anew: the fixed CSRF token, and ``user_id`` logged in (or nobody),
+        signed the app's way (cheaper than a session_transaction, which runs a request of its own)."""
+        app = self.ctx.app
+        session = {}
+        if self.ctx.csrf_raw:
+            session["csrf_token"] = self.ctx.csrf_raw
+        if user_id is not None:
+            session["user_id"] = user_id
+        name = app.config.get("SESSION_COOKIE_NAME", "session")
+        if not session:
+            client.delete_cookie(name)
+            return
+        client.set_cookie(name, app.session_interface.get_signing_serializer(app).dumps(session))
 
     def _page(self, client, rule: str) -> str:
         for path in (rule, "/", "/auth/login"):
@@ -206,3 +266,61 @@ def load() -> list[Outcome]:
     entries = json.loads(SURFACE.read_text())["outcomes"]
     return [Outcome(e["name"], Move(**e["move"]), e["status"], e.get("instructions", True))
             for e in entries]
+
+
+# A query argument no view reads: a cache keyed by the whole URL keeps an entry per value all the same.
+UNREAD_ARG = "ref"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Every input one route takes, varied at once: request ``i`` carries the ``i``-th value of each (a row's
+    path argument, the first query argument the view reads, a query argument it does not read, each form
+    field, and who is logged in). What state grows with the number of distinct requests shows there, whatever
+    input it is keyed by (bench_counters.RetainedPerInput)."""
+
+    name: str  # "GET /api/users/<username>"
+    method: str
+    rule: str
+    query: tuple[str, ...] = ()  # the query arguments the view reads, the first one varied
+    fields: tuple[str, ...] = ()  # a form's fields
+    form: str = "existing"  # where their values come from: "existing" (rows') or "fresh" (as the success needs)
+    user: bool = True  # the route serves a logged-in user (who it is varies)
+
+    def path(self, values, i: int) -> str:
+        def fill(match):  # a row's i-th value; the one known value where no column has the name
+            name = match.group(2)
+            return str(values.nth(name, i) if values._distinct(name) else values.known(name))
+
+        path = re.sub(r"<(?:([a-z]+):)?([a-zA-Z_]+)>", fill, self.rule)
+        query = {name: (str(i + 1) if n == 0 else "1") for n, name in enumerate(self.query)}
+        query[UNREAD_ARG] = f"r{i:06d}"
+        return path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+    def prepare(self, ctx, i: int):
+        """The client (its session: the ``i``-th user, or nobody) and the request's path and form."""
+        values = Values.of(ctx)
+        client = ctx.spare
+        values.start_session(client, values.nth("id", i) if self.user else None)
+        data = {}
+        if self.method != "GET":
+            data = {name: values.nth_field(name, i, self.form) for name in self.fields if name != "csrf_token"}
+            data["csrf_token"] = values.token(client, self.rule)
+        return client, self.path(values, i), data
+
+    def send(self, prepared):
+        client, path, data = prepared
+        response = client.get(path) if self.method == "GET" else client.open(path, method=self.method, data=data)
+        response.get_data()
+        response.close()
+        if response.status_code >= 500:
+            raise RuntimeError(f"{self.name} answered {response.status_code}")
+        return response
+
+
+def load_streams() -> list[Stream]:
+    """The input streams of surface.json, one per route and method that succeeds."""
+    if not SURFACE.exists():
+        return []
+    return [Stream(e["name"], e["method"], e["rule"], tuple(e["query"]), tuple(e["fields"]), e["form"], e["user"])
+            for e in json.loads(SURFACE.read_text()).get("inputs", [])]

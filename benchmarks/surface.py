@@ -188,13 +188,15 @@ class Kept:
 
 
 def derive(ctx=None, also: tuple[str, ...] = ()) -> dict:
-    """Make every move on ``ctx`` (the counting context by default); the outcomes worth measuring (the lines
+    """Make every move on ``ctx`` (a fresh one by default); the outcomes worth measuring (the lines
     of target_app they run decide, and of the files ``also`` names, where a test keeps an app's extra view)."""
-    from .operations import WRITTEN, counting_context
+    from .common import CHEAP_HASH, bench_db, make_app
+    from .operations import WRITTEN, Context
     from .target import require
 
     package = Path(require("").__file__).parent
-    ctx = ctx or counting_context()
+    # A context of its own by default: what other requests did to a shared one would change what a move does.
+    ctx = ctx or Context(make_app(bench_db(password_method=CHEAP_HASH), PASSWORD_HASH_METHOD=CHEAP_HASH))
     record = reads(ctx.app)
     ctx.fix_csrf_token("derive")
     lines = Lines(package, also)
@@ -221,19 +223,40 @@ def derive(ctx=None, also: tuple[str, ...] = ()) -> dict:
             move = Move("GET", path, client=client)
             status, ran = make(move)
             kept.offer(move, outcome("unknown path", status, 200), status, ran)
+    streams = []
     for rule in sorted(ctx.app.url_map.iter_rules(), key=lambda r: r.rule):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            ok_status, read = None, set()
+            ok_status, read, status_of = None, set(), {}
             for tried, move in moves(rule, method):
                 status, ran = make(move)
+                status_of[tried] = (status, ran)
                 if tried == "ok":
                     ok_status, read = status, set(record["args"])
                 kept.offer(move, outcome(tried, status, ok_status or status), status, ran)
+            stream = _stream(ctx, rule, method, read, status_of)
+            if stream:
+                streams.append(stream)
             for tried, move in bad_inputs(ctx, rule, method, read):
                 status, ran = make(move)
                 kept.offer(move, outcome(tried, status, ok_status or status), status, ran)
     kept.choose_instructed()
-    return {"outcomes": _unique(kept.outcomes)}
+    return {"outcomes": _unique(kept.outcomes), "inputs": streams}
+
+
+def _stream(ctx, rule, method: str, read: set[str], made: dict[str, tuple]) -> dict | None:
+    """The input stream of a route that succeeds (outcomes.Stream): what its success reads, and who is logged
+    in where that changes what the request runs."""
+    ok = made["ok"][0]
+    form = "existing"
+    if method != "GET" and ok >= 400:
+        if made.get("fresh", (500,))[0] >= 400:
+            return None
+        form = "fresh"  # a registration succeeds with values nobody has
+    elif ok >= 400:
+        return None
+    fields = [f for f in _values(ctx).fields(ctx.client, rule.rule) if f != "csrf_token"] if method != "GET" else []
+    return {"name": f"{method} {rule.rule}", "method": method, "rule": rule.rule, "query": sorted(read),
+            "fields": fields, "form": form, "user": made["anonymous"] != made["ok"]}
 
 
 def bad_inputs(ctx, rule, method: str, read: set[str]) -> list[tuple[str, Move]]:
@@ -317,7 +340,8 @@ for name, op in OPERATIONS.items():
         failed[name] = repr(exc)
 cov.stop()
 out = {}
-for path in sorted(cov.get_data().measured_files()):
+import pathlib
+for path in sorted(str(p) for p in pathlib.Path(sys.argv[1]).rglob("*.py")):  # a module no request imports too
     _, statements, _, missing, _ = cov.analysis2(path)
     out[path] = {"lines": len(statements), "missing": missing}
 print(json.dumps({"files": out, "failed": failed}))
@@ -333,9 +357,12 @@ def request_coverage() -> dict:
     from .target import require
 
     package = Path(require("").__file__).parent
-    suite_root = str(Path(__file__).resolve().parent.parent)
+    # The suite's package after target_app's (a commit's, where the caller put one first on the path).
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(Path(__file__).resolve().parent.parent)) if p)
     out = subprocess.run([sys.executable, "-c", _COVERAGE_RUN, str(package)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": suite_root})
+                         env={**os.environ, "PYTHONPATH": path})
+    if out.returncode != 0:
+        raise RuntimeError(f"the coverage run failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
     result = json.loads(out.stdout.splitlines()[-1])
     if result["failed"]:
         raise RuntimeError(f"operations failed under coverage: {result['failed']}")
@@ -383,9 +410,12 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="only say whether surface.json is up to date")
     parser.add_argument("--coverage", action="store_true",
                         help="print which lines of target_app the operations run, per file (Markdown)")
+    parser.add_argument("--coverage-json", action="store_true", help="the same as JSON: {files: {file: "
+                        "{lines, missing}}}")
     args = parser.parse_args(argv)
-    if args.coverage:
-        print(coverage_table(request_coverage()))
+    if args.coverage or args.coverage_json:
+        files = request_coverage()
+        print(json.dumps({"files": files}) if args.coverage_json else coverage_table(files))
         return 0
     text = render(derive())
     if args.check:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results
+from scripts.coverage import commit_coverage
 from scripts.errors import UserError
 from scripts.git import commit_hash, git, revisions
 from scripts.regressions import ERRORS_DIR
@@ -190,6 +191,18 @@ def keep_errors(root: Path, machine: str, commit: str, errors: dict[str, str]) -
         path.unlink(missing_ok=True)
 
 
+def keep_coverage(folder: Path, root: Path, commit: str, out) -> None:
+    """The commit's benchmark coverage beside its artefacts (``coverage.json``), for its page; a commit whose
+    coverage cannot be measured is said, and the history goes on."""
+    try:
+        files = commit_coverage(root, commit)
+    except UserError as exc:
+        print(f"[history] {exc}", file=out, flush=True)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "coverage.json").write_text(json.dumps(files, indent=1, sort_keys=True))
+
+
 def run_history(
     project: Project,
     commits: list[str],
@@ -235,6 +248,8 @@ def run_history(
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
         keep_errors(project.root, machine, commit, errors.lines(build_failed=commit in report.build_failures))
+        if commit not in report.build_failures:
+            keep_coverage(project.root / ARTEFACTS_DIR / machine / commit, project.root, commit, out)
     # Failures recorded in earlier runs count too: the run's verdict covers every commit asked for.
     final = load_results(project.results_dir, machine)
     for commit in report.skipped_existing:

@@ -10,24 +10,33 @@ import itertools
 import sys
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 
-from ..common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, remove_db
+from ..common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, make_app, remove_db
 from ..operations import (
     COLD_START,
-    DISTINCT,
-    DISTINCT_NAMES,
     FORM_POSTS,
     INSTRUCTED,
     OPERATIONS,
     ROUTE_NAMES,
+    STREAMS,
+    Context,
     counting_context,
 )
+from ..outcomes import STREAM_VALUES
 from . import artefacts, phases
 from .callgrind import Count, Spec, trampolines_library, valgrind
 from .plans import QueryCosts
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
+# Requests with new values before a stream is read: a probe, and where it grows, more than a cache bounded at
+# 1,024 entries holds. The same code keeps -0.14 to +0.12 blocks a request (docs/measurements.md), a cache
+# without a bound one or more: growth in the probe is above PROBE_GROWTH.
+PROBE_WARMUP = 200  # beyond the standard library's own caches of 128 entries (urllib.parse.urlsplit)
+PROBE_GROWTH = 0.25
+STREAM_WARMUP = 1100
+assert STREAM_WARMUP + 2 * 32 <= STREAM_VALUES
 
 
 def per_route(routes, measure) -> dict:
@@ -182,42 +191,70 @@ def retained_bytes(routes=ROUTE_NAMES, warmup: int = 6, requests: int = 5) -> di
     return per_route(routes, measure)
 
 
-def retained_per_input(names=DISTINCT_NAMES, warmup: int = 136, per_window: int = 8) -> dict:
-    """Bytes kept per distinct input, per operation of DISTINCT (see bench_counters.RetainedPerInput).
+def _blocks(engine) -> int:
+    """CPython's allocated memory blocks after a full collection, less the weak references an SQLite
+    connection keeps to its cursors: it drops the dead ones only every 200 cursors it makes (CPython's
+    Modules/_sqlite/connection.c), a saw of +1 a cursor and -200 that a window would cut anywhere."""
+    gc.collect()
+    blocks = sys.getallocatedblocks()
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+    lists = [r for r in gc.get_referents(raw) if isinstance(r, list) and all(isinstance(x, weakref.ref) for x in r)]
+    return blocks - max((len(r) for r in lists), default=0)
 
-    ``warmup`` distinct values first (more than a bounded cache's usual 128
-    entries, so that such a cache is full and evicts one per new value),
-    then two windows of ``per_window`` new values each: what every new value
-    keeps, the least of the two windows. The warm-up is traced too: an
-    entry a bounded cache evicts must have been counted when it was made
-    (the standard library's own ``urlsplit`` cache of 128 URLs would
-    otherwise read as growth).
+
+def retained_per_input(names=None, warmup: int = STREAM_WARMUP, per_window: int = 32, windows: int = 2,
+                       ctx=None) -> dict:
+    """Memory blocks kept per distinct request, per input stream of surface.json (see
+    bench_counters.RetainedPerInput): requests with new values, then ``windows`` windows of ``per_window``
+    more; what each new request keeps, the least of the windows.
+
+    First a short probe (PROBE_WARMUP requests before the windows). Where it shows growth, the stream goes on
+    to ``warmup`` requests before its windows are read again: more than a cache bounded at 1,024 entries
+    holds, which is then full and evicts one entry per new value, while a cache without a bound still keeps
+    one per request. Most commits keep nothing, and pay for the probe alone (a stream's 1,100 requests cost
+    ~2-7 s each; docs/measurements.md).
+
+    Counted as CPython's allocated memory blocks (:func:`_blocks`), not traced bytes: the count sees an
+    evicted entry freed whatever made it, and costs nothing while the requests run (tracemalloc would
+    double each). Every entry a cache keeps holds one block or more (its key at least). Each stream runs on
+    its own copy of the database: its registrations and logins write rows no other measurement must see.
     """
-    ctx = counting_context()
-    by_name = {i.name: i for i in DISTINCT}
+    by_name = {stream.name: stream for stream in STREAMS}
 
     def measure(name):
-        inputs = by_name[name]
-        values = (inputs.value(i) for i in itertools.count())
-        gc.collect()
-        gc.freeze()
-        tracemalloc.start()
-        try:
-            for _ in range(warmup):
-                inputs.run(ctx, next(values))
-            _live_bytes()  # the first reading compiles and caches its filter
-            gained = []
-            for _ in range(2):
-                before = _live_bytes()
-                for _ in range(per_window):
-                    inputs.run(ctx, next(values))
-                gained.append(_live_bytes() - before)
-            return round(min(gained) / per_window)
-        finally:
-            tracemalloc.stop()
-            gc.unfreeze()
+        stream = by_name[name]
+        db = None if ctx else bench_db(password_method=CHEAP_HASH)
+        own = ctx or Context(make_app(db, PASSWORD_HASH_METHOD=CHEAP_HASH))
+        own.fix_csrf_token(FIXED_CSRF_TOKEN)
+        values = itertools.count()
 
-    return per_route(names, measure)
+        def send(n: int) -> None:
+            for _ in range(n):
+                stream.send(stream.prepare(own, next(values)))
+
+        def kept() -> float:
+            gained = []
+            for _ in range(windows):
+                before = _blocks(own.engine)
+                send(per_window)
+                gained.append((_blocks(own.engine) - before) / per_window)
+            return round(min(gained), 2)
+
+        try:
+            send(PROBE_WARMUP)
+            found = kept()
+            if found > PROBE_GROWTH:
+                send(warmup - PROBE_WARMUP - windows * per_window)
+                found = kept()
+            return found
+        finally:
+            if db is not None:
+                own.close()
+                own.engine.dispose()
+                remove_db(db)
+
+    return per_route([s.name for s in STREAMS] if names is None else names, measure)
 
 
 # The child imports the suite's own package (as asv does, by name only, so

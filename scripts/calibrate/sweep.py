@@ -56,9 +56,9 @@ try:  # the operations written by hand reach each view's body; the derived outco
 except ImportError:  # a suite from before the derived outcomes
     from benchmarks.operations import ROUTES
 try:
-    from benchmarks.operations import DISTINCT
-except ImportError:  # a suite from before the distinct inputs
-    DISTINCT = []
+    from benchmarks.operations import STREAMS
+except ImportError:  # a suite from before the derived input streams
+    STREAMS = []
 from benchmarks.counting import count_instructions
 app = create_app(TestConfig)
 adapter = app.url_map.bind("localhost")
@@ -68,9 +68,10 @@ for op in ROUTES:
     endpoint, _ = adapter.match(path.split("?")[0], method=method)
     ops.setdefault(endpoint, []).append(op.name)
 inputs = {}
-for each in DISTINCT:
-    endpoint, _ = adapter.match(each.path(each.value(0)).split("?")[0], method=each.method)
-    inputs.setdefault(endpoint, []).append(each.name)
+endpoint_of = {(rule.rule, method): rule.endpoint for rule in app.url_map.iter_rules() for method in rule.methods}
+for each in STREAMS:
+    if (each.rule, each.method) in endpoint_of:
+        inputs.setdefault(endpoint_of[each.rule, each.method], []).append(each.name)
 views = {}
 for rule in app.url_map.iter_rules():
     if rule.endpoint == "static" or rule.endpoint in views:
@@ -162,7 +163,7 @@ def expected_ids(kind: str, ops: list[str], inputs: list[str] = ()) -> list[str]
     """The benchmark ids that measure a view's operations (``inputs``: its operations over distinct inputs),
     for a mutant kind."""
     if kind == "cache":
-        return [f"bench_counters.RetainedPerInput.track_retained_bytes('{name}')" for name in inputs]
+        return [f"bench_counters.RetainedPerInput.track_retained_blocks('{name}')" for name in inputs]
     if kind == "cpu":
         return [f"bench_instructions.Instructions.track_instructions('{op}')" for op in ops]
     if kind == "leak":

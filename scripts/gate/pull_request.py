@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scripts.accept import between
 from scripts.asvtool import Project, anchor_install_command, load_results
+from scripts.coverage import changed_lines, commit_coverage, uncovered_changes
 from scripts.errors import UserError
 from scripts.explain import explain
 from scripts.gate.judge import CONFIRMED, apply_acceptances, compare_results, confirm_timings
@@ -140,6 +141,7 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     verdict = compare_results(base_res, head_res, rules, factor=o.factor, enforce_budgets=o.enforce_budgets)
     if not (o.base_results or o.head_results):
         verdict.dependencies = changes_between(project.root, pair.base, pair.head)
+        verdict.uncovered = uncovered_lines(project.root, pair)
     if o.run and o.confirm and not (o.base_results or o.head_results):
         confirm_run(project, pair, verdict, rules, factor=o.factor, out=out / "confirm", quick=o.quick,
                     rounds=o.rounds)
@@ -148,6 +150,19 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     if o.explain and verdict.regressions and not (o.base_results or o.head_results):
         explain_regressions(project, pair, verdict)
     return verdict
+
+
+def uncovered_lines(root: Path, pair: Pair) -> list[str]:
+    """The head's changed lines of target_app that no measured operation runs (none where target_app did not
+    change); the gate goes on without them where they cannot be measured."""
+    changed = changed_lines(root, pair.base, pair.head)
+    if not changed:
+        return []
+    try:
+        return uncovered_changes(commit_coverage(root, pair.head), changed)
+    except UserError as exc:
+        print(f"[gate] {exc}", file=sys.stderr, flush=True)
+        return []
 
 
 def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from scripts.causes import group
+from scripts.coverage import uncovered_summary
 from scripts.explain import to_markdown as explanation
 from scripts.gate.verdict import Finding, Verdict
 from scripts.ids import BenchmarkId, is_nan
@@ -92,6 +93,8 @@ def to_markdown(v: Verdict, site_url: str = "", limit: int = LIMIT) -> str:
     head = [f"## {v.headline}", ""]
     if v.dependencies:
         head += ["Dependencies changed (each side ran with its own lock): " + "; ".join(v.dependencies) + ".", ""]
+    if v.uncovered:
+        head += [uncovered_summary(v.uncovered) + ".", ""]
     named = [c for f in v.regressions if (c := component(f))]
     if named:
         more = f"; and {len(named) - 8} more" if len(named) > 8 else ""

@@ -55,6 +55,9 @@ class Verdict:
     # What changed in target_app's lock from base to head ("sqlalchemy 2.0.58 → 2.0.30"): both sides ran with
     # their own, so a dependency's cost is in the findings.
     dependencies: list[str] = field(default_factory=list)
+    # The head's changed lines of target_app that no measured operation runs ("target_app/errors.py:58-63"):
+    # what the verdict does not cover (scripts/coverage.py).
+    uncovered: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[Finding]:
@@ -107,6 +110,7 @@ class Verdict:
             "verdict": self.headline,
             "reason": self.reason,
             "dependencies": self.dependencies,
+            "uncovered": self.uncovered,
             "findings": [asdict(f) | {"id": f.id} for f in self.findings],
             "budget_violations": [asdict(b) for b in self.budgets],
         }

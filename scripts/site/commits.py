@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import ARTEFACTS_DIR
+from scripts.coverage import spans
 from scripts.explain import DEFAULT_TOLERANCE, Tolerance, component_changes, statement_changes
 from scripts.git import commit_titles
 from scripts.ids import COMMIT_PAGES as FOLDER
@@ -25,7 +26,7 @@ from scripts.ids import commit_page
 from scripts.locks import lock_at, lock_changes
 from scripts.site.pages import link_from_asv_pages, render
 
-KINDS = ("sql", "functions", "phases", "python_functions")
+KINDS = ("sql", "functions", "phases", "python_functions", "scans")
 OPERATIONS_FOLDER = "operations"
 
 PAGE = "commits.html"
@@ -48,6 +49,17 @@ def load_artefacts(root: Path, machine: str, commit: str) -> dict:
         except (OSError, ValueError):
             out[kind] = {}
     return out
+
+
+def load_coverage(root: Path, machine: str, commit: str) -> list[dict]:
+    """The commit's benchmark coverage (scripts/coverage.py) as rows for its page: per file, its lines, those
+    the operations run, and those they do not; [] where it was not measured."""
+    try:
+        files = json.loads((root / ARTEFACTS_DIR / machine / commit / "coverage.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [{"file": name, "lines": f["lines"], "run": f["lines"] - len(f["missing"]),
+             "missing": ", ".join(spans(f["missing"]))} for name, f in sorted(files.items())]
 
 
 def sql_changes(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, list[tuple[int, str]]]:
@@ -111,7 +123,7 @@ def moved_operations(before: dict, after: dict, tolerance: Tolerance) -> dict[st
 def render_commit(commit: str, prev: str | None, artefacts: dict, before: dict | None,
                   tolerance: Tolerance = DEFAULT_TOLERANCE, lock: dict[str, str] | None = None,
                   lock_before: dict[str, str] | None = None, causes: list[str] = (),
-                  accepted: list[str] = ()) -> str:
+                  accepted: list[str] = (), coverage: list[dict] = ()) -> str:
     """``lock``: the versions the commit ran with (its lock), ``lock_before``: the previous commit's; ``causes``
     and ``accepted``: the regressions listed here, one line a cause, and those accepted on purpose."""
     before = before or {kind: {} for kind in KINDS}
@@ -122,7 +134,13 @@ def render_commit(commit: str, prev: str | None, artefacts: dict, before: dict |
                   quiet=sorted(every - set(moved)), did=sorted(set(artefacts["sql"]) | set(artefacts["functions"])),
                   shown=SHOWN, operation_page=operation_page, counted=lambda s: Counter(s).items(), lock=lock,
                   dependencies=lock_changes(lock_before, lock) if prev and lock and lock_before else [],
-                  causes=causes, accepted=accepted)
+                  causes=causes, accepted=accepted, coverage=coverage,
+                  covered=_percent(coverage))
+
+
+def _percent(rows: list[dict]) -> str:
+    total = sum(r["lines"] for r in rows)
+    return f"{100 * sum(r['run'] for r in rows) / total:.1f}%" if total else ""
 
 
 def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], listed: dict[str, int],
@@ -148,7 +166,8 @@ def add_pages(html_dir: Path, root: Path, machine: str, commits: list[str], list
         lock = lock_at(root, commit)
         (folder / f"{commit}.html").write_text(render_commit(commit, prev, artefacts, before, tolerance, lock,
                                                              lock_before, causes.get(commit, []),
-                                                             accepted.get(commit, [])))
+                                                             accepted.get(commit, []),
+                                                             load_coverage(root, machine, commit)))
         date, subject = titles.get(commit, ("", ""))
         rows.append({"commit": commit, "date": date, "subject": subject, "regressions": listed.get(commit, 0),
                      "moved": len(moved_operations(before, artefacts, tolerance)) if before else None,

@@ -54,13 +54,13 @@ def test_expected_benchmarks_are_the_routes_own():
 def test_expected_ids_name_real_benchmarks():
     from tests_helpers import benchmark_ids
 
-    from benchmarks.operations import DISTINCT_NAMES, WRITTEN
+    from benchmarks.operations import STREAM_NAMES, WRITTEN
 
     names = [op.name for op in WRITTEN]
     ids = set(benchmark_ids())
     for kind in KINDS:
-        assert set(expected_ids(kind, names, DISTINCT_NAMES)) <= ids, kind
-    assert len(expected_ids("cache", names, DISTINCT_NAMES)) == len(DISTINCT_NAMES)
+        assert set(expected_ids(kind, names, STREAM_NAMES)) <= ids, kind
+    assert len(expected_ids("cache", names, STREAM_NAMES)) == len(STREAM_NAMES)
 
 
 def test_report_table_and_kill_rates():
