@@ -9,7 +9,9 @@ same data):
 
 - its plan: a full scan is SQLite's ``SCAN <table>`` (a ``SEARCH`` uses an
   index to find rows; a ``SCAN ... USING COVERING INDEX`` still reads every
-  entry), or a ``Seq Scan`` node of PostgreSQL's ``EXPLAIN (FORMAT JSON)``;
+  entry), or a ``Seq Scan`` node of PostgreSQL's ``EXPLAIN (FORMAT JSON)``,
+  unless a LIMIT stops it with no sort of every row before (the newest five
+  posts, read in the order of an index, are five rows, not a scan);
 - for a query, how many rows it returns: ``SELECT count(*)`` over it.
 
 Both are numbers of the code and the data, the same at every run.
@@ -22,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 _SCAN = re.compile(r"^SCAN (?:TABLE )?(\w+)")
+_LIMIT = re.compile(r"\bLIMIT\b", re.I)
 
 
 @dataclass
@@ -70,10 +73,14 @@ class QueryCosts:
             plan = cur.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
         finally:
             cur.close()
+        details = [row[-1] for row in plan]
+        # A scan that a LIMIT stops reads no more rows than it returns, unless the rows must all be sorted
+        # first (a temporary B-tree for the ORDER BY): the newest 5 posts by an indexed column are not a scan.
+        bounded = _LIMIT.search(statement) and not any(d.startswith("USE TEMP B-TREE FOR ORDER BY") for d in details)
         out = []
-        for row in plan:
-            match = _SCAN.match(row[-1])
-            if match and match.group(1) in self._tables:
+        for detail in details:
+            match = _SCAN.match(detail)
+            if match and match.group(1) in self._tables and not bounded:
                 out.append(match.group(1))
         return out
 
@@ -93,14 +100,17 @@ def _pg_scans(raw, statement, parameters) -> list[str]:
         plan = json.loads(plan)
     out = []
 
-    def walk(node):
-        if node.get("Node Type") == "Seq Scan":
+    def walk(node, limited: bool):
+        kind = node.get("Node Type")
+        if kind == "Seq Scan" and not limited:
             out.append(node.get("Relation Name", "?"))
+        # Under a Limit a scan stops early, unless a sort above it needs every row first.
+        limited = (limited or kind == "Limit") and kind not in ("Sort", "Aggregate", "Hash")
         for child in node.get("Plans", []):
-            walk(child)
+            walk(child, limited)
 
     for entry in plan:
-        walk(entry["Plan"])
+        walk(entry["Plan"], False)
     return out
 
 

@@ -74,10 +74,20 @@ def _failed_login_counts_earlier_failures(app):
 
 
 @pytest.mark.parametrize("op, plant, moved", [
-    ("GET /no-such-page (not found)", _404_loads_recent_posts, {"statements": 1, "rows": 20, "scans": 1}),
+    ("GET /no-such-page (not found)", _404_loads_recent_posts, {"statements": 1, "rows": 20, "scans": 0}),
     ("POST /auth/login (failed login)", _failed_login_counts_earlier_failures, {"statements": 1, "rows": 1,
                                                                                 "scans": 1}),
 ])
 def test_a_planted_query_in_an_outcome_moves_its_exact_counts(op, plant, moved):
     before, after = _costs(op), _costs(op, plant)
     assert {k: after[k] - before[k] for k in moved} == moved, (before, after)
+
+
+def test_a_limit_read_in_the_order_of_an_index_is_no_scan_and_a_limit_after_a_sort_of_every_row_is():
+    ctx = counting_context()
+    with QueryCosts(ctx.engine) as newest:
+        ctx.session.execute(select(Post).order_by(Post.created_at.desc()).limit(5)).all()
+    with QueryCosts(ctx.engine) as sorted_all:
+        ctx.session.execute(select(Post).order_by(func.length(Post.body)).limit(5)).all()
+    assert (newest.rows, len(newest.scans)) == (5, 0)
+    assert (sorted_all.rows, len(sorted_all.scans)) == (5, 1)
