@@ -18,13 +18,13 @@ from .counting import (  # noqa: F401 - CHILD_PROGRAM, HEAVY, specs, split impor
     split,
     start_instructions,
 )
-from .operations import COLD_START, INSTRUCTED
+from .operations import COLD_START, COVERING
 
 
 class Instructions:
     """Instructions per operation (the same code, the same count)."""
 
-    params = [*INSTRUCTED, COLD_START]
+    params = [*COVERING, COLD_START]
     param_names = ["operation"]
     timeout = 900
 

@@ -12,7 +12,7 @@ TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 from pathlib import Path
 
 from .counting import PHASES, check, measure_exact, source_functions
-from .operations import INSTRUCTED
+from .operations import COVERING
 
 # target_app's own functions, from the source beside the suite (asv's
 # parameters are fixed when it discovers the suite): at a commit that lacks
@@ -23,7 +23,7 @@ FUNCTIONS = source_functions(Path(__file__).resolve().parent.parent)
 class Phases:
     """Instructions of one run of an operation spent in one phase (the same code, the same count)."""
 
-    params = [list(INSTRUCTED), list(PHASES)]
+    params = [list(COVERING), list(PHASES)]
     param_names = ["operation", "phase"]
     timeout = 900
 
@@ -65,7 +65,7 @@ class Functions:
     setup_cache = measure_exact  # beside the totals (benchmarks/counting/exact.py)
 
     def setup(self, cache, function):
-        for operation in INSTRUCTED:
+        for operation in COVERING:
             check(cache["Phases"], "phases", operation)
         if not any(function in named for named in cache["Phases"]["functions"].values()):
             raise NotImplementedError(f"no operation calls {function} at this commit")

@@ -9,13 +9,13 @@ way one more SQL statement is.
 """
 
 from .counting import KINDS, check, measure_exact
-from .operations import COLD_START, INSTRUCTED
+from .operations import COLD_START, COVERING
 
 
 class SystemCalls:
     """System calls per run of each operation, of one kind (the same code, the same count)."""
 
-    params = [[*INSTRUCTED, COLD_START], list(KINDS)]
+    params = [[*COVERING, COLD_START], list(KINDS)]
     param_names = ["operation", "kind"]
     timeout = 900
 

@@ -168,7 +168,85 @@ def repo(tmp_path_factory):
     r.edit("target_app/templates/index.html", "{{ post.body|truncate(160) }}", "{{ post.body|truncate(160)|markdown }}")
     r.commit("homepage: post bodies rendered as Markdown")
     sh(r.path, "git", "checkout", "-q", "main")
+    issue_36_branches(r, branch)
     return r
+
+
+def issue_36_branches(r, branch):
+    """Issue 36: regressions where no hand-kept list looked (a 404, a failed login, an input), and their
+    siblings: a statement that stops using its index, a table fetched whole, outcomes and inputs nobody
+    listed, a cache bounded at 1,024 (which passes), and SQL echo left on."""
+    http = '        return render_template("error.html", status=status, message=exc.description), status\n'
+    errors_imports = "from werkzeug.exceptions import HTTPException\n"
+    recent = ("from sqlalchemy import select\n\nfrom .db import get_session\nfrom .models import Post\n")
+    sh(r.path, "git", "checkout", "-q", "-b", "notfound", "main")
+    r.edit("target_app/errors.py", errors_imports, errors_imports + "\n" + recent)
+    r.edit("target_app/errors.py", http,
+           "        recent = get_session().scalars(select(Post).order_by(Post.created_at.desc()).limit(20)).all()\n"
+           '        return render_template("error.html", status=status, message=exc.description,\n'
+           "                               recent=recent), status\n")
+    r.commit("the 404 page lists the 20 most recent posts")
+    sh(r.path, "git", "checkout", "-q", "main")
+    failed = ('        db.add(AuditLog(user_id=user.id if user else None, event="login_failed", '
+              'detail=username[:200]))\n')
+    sh(r.path, "git", "checkout", "-q", "-b", "failscan", "main")
+    r.edit("target_app/auth.py", failed,
+           '        earlier = db.scalar(select(func.count()).select_from(AuditLog).where(\n'
+           '            AuditLog.event == "login_failed", AuditLog.detail == username[:200]))\n'
+           '        current_app.logger.debug("%s failed logins for %s", earlier, username)\n' + failed)
+    r.edit("target_app/auth.py", "from sqlalchemy import or_, select", "from sqlalchemy import func, or_, select")
+    r.commit("login: count the name's earlier failures")
+    sh(r.path, "git", "checkout", "-q", "main")
+    # The posts API keeps every page it served, keyed by its query string, never evicted.
+    sh(r.path, "git", "checkout", "-q", "-b", "postscache", "main")
+    r.edit("target_app/api.py", '@bp.get("/posts")\n@api_login_required\ndef posts():\n',
+           '_PAGES: dict = {}\n\n\n@bp.get("/posts")\n@api_login_required\ndef posts():\n'
+           "    key = request.query_string\n"
+           "    if key not in _PAGES:\n"
+           "        _PAGES[key] = _posts().get_data()\n"
+           '    return current_app.response_class(_PAGES[key], mimetype="application/json")\n\n\n'
+           "def _posts():\n")
+    r.commit("api: keep every page of posts served")
+    sh(r.path, "git", "checkout", "-q", "main")
+    lookup = ('    found = get_session().scalar(select(User).where(User.username == username))\n'
+              '    if found is None:\n        raise ApiError(404, f"no user named {username!r}")\n'
+              '    return jsonify(user=found.to_dict())\n')
+    branch("lru1024", "target_app/api.py", lookup,
+           '    return jsonify(user=_profile(username))\n\n\n'
+           '@__import__("functools").lru_cache(maxsize=1024)\ndef _profile(username):\n'
+           '    found = get_session().scalar(select(User).where(User.username == username))\n'
+           '    if found is None:\n        raise ApiError(404, f"no user named {username!r}")\n'
+           '    return found.to_dict()\n',
+           "api: keep the last 1,024 profiles served")
+    # Siblings nobody named: the profile lookup by a lowered name (its index no longer usable), the users
+    # page sliced in Python from the whole table, a CSRF failure that now writes an audit row, a cache of
+    # each user's settings keyed by who is logged in, and the login page keeping every `next` it was given.
+    branch("noindex", "target_app/api.py", "select(User).where(User.username == username)",
+           "select(User).where(func.lower(User.username) == username.lower())", "api: case-insensitive lookup")
+    branch("wholetable", "target_app/api.py",
+           "    rows = db.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()\n",
+           "    rows = db.scalars(query).all()[(page - 1) * per_page:page * per_page]\n",
+           "api: page in Python")
+    sh(r.path, "git", "checkout", "-q", "-b", "csrfaudit", "main")
+    r.edit("target_app/errors.py", errors_imports, errors_imports + "\nfrom .db import get_session\n"
+           "from .models import AuditLog\n")
+    r.edit("target_app/errors.py", "    def handle_csrf(exc: CSRFError):\n",
+           "    def handle_csrf(exc: CSRFError):\n"
+           '        get_session().add(AuditLog(event="csrf_failed", detail=request.path))\n'
+           "        get_session().commit()\n")
+    r.commit("audit every CSRF failure")
+    sh(r.path, "git", "checkout", "-q", "main")
+    branch("usercache", "target_app/api.py",
+           "def settings():\n    mine = get_session()",
+           "def settings():\n    _SEEN.setdefault(g.user.id, g.user.username)\n    mine = get_session()",
+           "api: remember every user who asked for their settings")
+    sh(r.path, "git", "checkout", "-q", "usercache")
+    r.edit("target_app/api.py", 'bp = Blueprint("api", __name__, url_prefix="/api")\n',
+           'bp = Blueprint("api", __name__, url_prefix="/api")\n_SEEN: dict = {}\n')
+    r.commit("api: the users seen")
+    sh(r.path, "git", "checkout", "-q", "main")
+    branch("echo", "target_app/config.py", "    SQL_ECHO = False\n", "    SQL_ECHO = True\n",
+           "config: SQL echo left on")
 
 
 def lock(repo):
@@ -450,3 +528,57 @@ def test_four_thousand_regexes_at_import_fail_the_cold_start(repo, tmp_path):
 def test_five_docstring_only_commits_in_a_row_pass_the_gate(repo, tmp_path, n):
     proc, data = gate(repo, f"doc{n}", tmp_path, bench=[], base="main" if n == 1 else f"doc{n - 1}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+# Issue 36: the exact counters of every derived operation and input stream, without callgrind.
+DERIVED = ["--bench", "OutcomeStatements|TableScans|RowsFetched|RetainedPerInput|SqlStatements", "--rounds", "1",
+           "--no-callgrind"]
+
+
+def regressed_ids(data) -> dict:
+    return {f["id"]: f for f in data["findings"] if f["status"] == "regressed"}
+
+
+@pytest.mark.proof
+@pytest.mark.parametrize("branch, expected", [
+    # The issue's examples.
+    ("notfound", {"bench_counters.OutcomeStatements.track_statements('GET /no-such-page (not found)')": (0, 1),
+                  "bench_counters.RowsFetched.track_rows('GET /no-such-page (not found)')": (0, 20)}),
+    ("failscan", {"bench_counters.OutcomeStatements.track_statements('POST /auth/login (failed login)')": (3, 4),
+                  "bench_counters.TableScans.track_scans('POST /auth/login (failed login)')": (0, 1)}),
+    ("postscache", {"bench_counters.RetainedPerInput.track_retained_blocks('GET /api/posts')": None}),
+    # Siblings nobody listed: an index no longer usable, a table fetched whole, an outcome, an input.
+    ("noindex", {"bench_counters.TableScans.track_scans('GET /api/users/user02500')": (0, 1)}),
+    ("wholetable", {"bench_counters.TableScans.track_scans('GET /api/users')": (1, 2),
+                    "bench_counters.RowsFetched.track_rows('GET /api/users')": None}),
+    ("csrfaudit", {"bench_counters.OutcomeStatements.track_statements('POST /auth/login (CSRF failure)')": (0, 1)}),
+    ("usercache", {"bench_counters.RetainedPerInput.track_retained_blocks('GET /api/settings')": None}),
+])
+def test_regressions_where_no_list_looked_fail_the_gate(repo, tmp_path, branch, expected):
+    proc, data = gate(repo, branch, tmp_path, bench=DERIVED)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    regressed = regressed_ids(data)
+    for ident, moved in expected.items():
+        assert ident in regressed, (ident, sorted(regressed))
+        if moved:
+            assert (regressed[ident]["before"], regressed[ident]["after"]) == moved, regressed[ident]
+
+
+@pytest.mark.proof
+def test_a_cache_bounded_at_1024_entries_passes(repo, tmp_path):
+    proc, data = gate(repo, "lru1024", tmp_path, bench=DERIVED)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    per_input = {f["id"]: f for f in data["findings"]}[
+        "bench_counters.RetainedPerInput.track_retained_blocks('GET /api/users/<username>')"]
+    assert per_input["status"] == "unchanged", per_input
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_sql_echo_on_keeps_the_server_serving_and_is_reported_as_what_it_is(repo, tmp_path):
+    proc, data = gate(repo, "echo", tmp_path, bench=["--bench", "ConcurrentHomepage|SystemCalls", "--rounds", "1"])
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    findings = {f["id"]: f for f in data["findings"]}
+    assert findings["bench_server.ConcurrentHomepage.track_success_rate"]["after"] == 100.0
+    regressed = regressed_ids(data)
+    assert any(i.startswith("bench_syscalls.SystemCalls.track_syscalls(") and "'write'" in i for i in regressed)
