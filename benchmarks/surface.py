@@ -341,6 +341,8 @@ failed = {}
 for name, op in OPERATIONS.items():
     try:
         op.once(ctx)
+    except NotImplementedError:  # not at this commit: its lines are not there either
+        pass
     except Exception as exc:
         failed[name] = repr(exc)
 cov.stop()

@@ -45,3 +45,12 @@ def test_a_change_no_operation_runs_is_named_and_one_they_run_is_not(tmp_path):
     assert len(refs) == 1 and refs[0].startswith("target_app/errors.py:"), refs
     text = to_markdown(Verdict(base=repo.first, head=head, factor=1.1, uncovered=refs))
     assert "2 changed lines run in no benchmark: `target_app/errors.py:" in text
+
+
+def test_coverage_at_a_commit_that_lacks_a_route_skips_its_operations(tmp_path):
+    repo = ThrowawayRepo(tmp_path / "repo")
+    repo.edit("target_app/api.py", '@bp.get("/posts")\n@api_login_required\ndef posts():',
+              "@api_login_required\ndef posts():")
+    old = repo.commit("before the posts API")
+    files = commit_coverage(repo.path, old)
+    assert files["target_app/api.py"]["missing"], "the view no request reaches is not run"
