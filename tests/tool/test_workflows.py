@@ -95,7 +95,34 @@ def test_only_the_comment_workflow_writes_to_pull_requests():
     comment = load(ROOT / ".github/workflows/pr-comment.yml")
     assert "workflow_run" in comment["on"]
     steps = comment["jobs"]["comment"]["steps"]
-    assert not any("actions/checkout" in s.get("uses", "") for s in steps), "must not check out PR code"
+    # It checks out the default branch's script alone (workflow_run runs there), never the pull request's.
+    checkouts = [s for s in steps if "actions/checkout" in s.get("uses", "")]
+    assert all(set(s["with"]) == {"persist-credentials", "sparse-checkout", "sparse-checkout-cone-mode"}
+               and s["with"]["sparse-checkout"] == "scripts/pr_comment.py"
+               and s["with"]["persist-credentials"] is False for s in checkouts), checkouts
+    run = steps[-1]["run"]
+    assert "scripts/pr_comment.py" in run and "$HEAD_SHA" in run and "$HEAD_REPO" in run
+    env = steps[-1]["env"]
+    assert env["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert env["HEAD_REPO"] == "${{ github.event.workflow_run.head_repository.full_name }}"
+
+
+def test_zizmor_finds_nothing_unsuppressed():
+    exe = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    if not Path(exe).exists():
+        pytest.fail("zizmor is not installed (pip install .[dev])")
+    proc = subprocess.run([exe, "--offline", "--no-progress", str(ROOT / ".github" / "workflows")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout + proc.stderr
+
+
+def test_every_checkout_keeps_no_credentials():
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            for step in job.get("steps", []):
+                if "actions/checkout" in step.get("uses", ""):
+                    assert step["with"]["persist-credentials"] is False, (path.name, name)
 
 
 def test_regression_issues_are_written_by_main_alone_with_issues_write_only():
