@@ -192,8 +192,8 @@ def keep_errors(root: Path, machine: str, commit: str, errors: dict[str, str]) -
 
 
 def keep_coverage(folder: Path, root: Path, commit: str, out) -> None:
-    """The commit's benchmark coverage beside its artefacts (``coverage.json``), for its page; a commit whose
-    coverage cannot be measured is said, and the history goes on."""
+    """The commit's benchmark coverage beside its artefacts (``coverage.json``), for its page (scripts/coverage.py);
+    a commit whose coverage cannot be measured is said, and the history goes on."""
     try:
         files = commit_coverage(root, commit)
     except UserError as exc:
@@ -248,8 +248,10 @@ def run_history(
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
         keep_errors(project.root, machine, commit, errors.lines(build_failed=commit in report.build_failures))
-        if commit not in report.build_failures:
-            keep_coverage(project.root / ARTEFACTS_DIR / machine / commit, project.root, commit, out)
+    # The newest commit measured now: its benchmark coverage, for its page (~5 s: once a run, not per commit).
+    newest = [c for c in report.measured if c not in report.build_failures]
+    if newest:
+        keep_coverage(project.root / ARTEFACTS_DIR / machine / newest[-1], project.root, newest[-1], out)
     # Failures recorded in earlier runs count too: the run's verdict covers every commit asked for.
     final = load_results(project.results_dir, machine)
     for commit in report.skipped_existing:
