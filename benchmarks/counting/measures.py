@@ -109,7 +109,7 @@ def query_costs(names=None, ctx=None) -> dict:
         with QueryCosts(ctx.engine) as costs:
             op.run(ctx, prepared)
         artefacts.keep_statements(name, costs.statements)
-        artefacts.keep("scans", name, costs.scan_lines())
+        artefacts.keep("scans", name, costs.scan_lines() + [f"(not asked) {u}" for u in costs.unplanned])
         return {"statements": len(costs.statements), "scans": len(costs.scans), "rows": costs.rows}
 
     return per_route(list(OPERATIONS) if names is None else names, measure)

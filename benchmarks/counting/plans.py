@@ -41,6 +41,9 @@ class QueryCosts:
     statements: list[str] = field(default_factory=list)
     scans: list[Scan] = field(default_factory=list)
     rows: int = 0
+    # Statements that could not be asked (SQLAlchemy's batched INSERT ... FROM (VALUES ...) on PostgreSQL, whose
+    # plan needs the batch's own parameters): said, not counted.
+    unplanned: list[str] = field(default_factory=list)
     _tables: set[str] | None = None
 
     def __enter__(self):
@@ -62,10 +65,14 @@ class QueryCosts:
         postgres = conn.dialect.name == "postgresql"
         if executemany:
             parameters = parameters[0] if parameters else ()
-        for table in (_pg_scans if postgres else self._sqlite_scans)(raw, statement, parameters):
-            self.scans.append(Scan(table, statement))
-        if cursor.description is not None and statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            self.rows += _count(raw, statement, parameters)
+        asked = _SavepointAsk(raw) if postgres else _Ask()
+        with asked:
+            for table in (_pg_scans if postgres else self._sqlite_scans)(raw, statement, parameters):
+                self.scans.append(Scan(table, statement))
+            if cursor.description is not None and statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                self.rows += _count(raw, statement, parameters)
+        if asked.error:
+            self.unplanned.append(f"{asked.error}: {' '.join(statement.split())[:200]}")
 
     def _sqlite_scans(self, raw, statement, parameters) -> list[str]:
         cur = raw.cursor()
@@ -87,6 +94,40 @@ class QueryCosts:
     def scan_lines(self) -> list[str]:
         """One line per full scan: the table, then the statement."""
         return [f"SCAN {s.table}: {' '.join(s.statement.split())}" for s in self.scans]
+
+
+class _Ask:
+    """Asking the database about a statement must not fail the operation: an error is kept instead."""
+
+    error = ""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and isinstance(exc, Exception):
+            self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return True
+        return False
+
+
+class _SavepointAsk(_Ask):
+    """On PostgreSQL, a failed question would abort the operation's own transaction: asked under a savepoint,
+    rolled back to on failure."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def __enter__(self):
+        with self.raw.cursor() as cur:
+            cur.execute("SAVEPOINT counting_plans")
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        with self.raw.cursor() as cur:
+            cur.execute("ROLLBACK TO SAVEPOINT counting_plans" if exc is not None
+                        else "RELEASE SAVEPOINT counting_plans")
+        return super().__exit__(kind, exc, tb)
 
 
 def _pg_scans(raw, statement, parameters) -> list[str]:

@@ -542,8 +542,9 @@ def regressed_ids(data) -> dict:
 @pytest.mark.proof
 @pytest.mark.parametrize("branch, expected", [
     # The examples.
-    ("notfound", {"bench_counters.OutcomeStatements.track_statements('GET /no-such-page (not found)')": (0, 1),
-                  "bench_counters.RowsFetched.track_rows('GET /no-such-page (not found)')": (0, 20)}),
+    ("notfound", {"bench_counters.OutcomeStatements.track_statements('GET /no-such-page (not found)')": (1, 2),
+                  "bench_counters.RowsFetched.track_rows('GET /no-such-page (not found)')": (1, 21),
+                  "bench_counters.RowsFetched.track_rows('GET /no-such-page (not found, anonymous)')": (0, 20)}),
     ("failscan", {"bench_counters.OutcomeStatements.track_statements('POST /auth/login (failed login)')": (3, 4),
                   "bench_counters.TableScans.track_scans('POST /auth/login (failed login)')": (0, 1)}),
     ("postscache", {"bench_counters.RetainedPerInput.track_retained_blocks('GET /api/posts')": None}),
