@@ -76,6 +76,33 @@ def test_a_cache_bounded_at_1024_entries_keeps_nothing_per_request():
     assert _kept("GET /api/posts", "api.posts", _lru(1024)) < LIMIT
 
 
+def _profiles(maxsize):
+    """The issue's example: each profile served kept by username, in an lru_cache of ``maxsize``."""
+
+    def wrap(view):
+        from sqlalchemy import select
+
+        from target_app.db import get_session
+        from target_app.models import User
+
+        @functools.lru_cache(maxsize=maxsize)
+        def profile(username):
+            return get_session().scalar(select(User).where(User.username == username)).to_dict()
+
+        from flask import jsonify
+
+        return lambda username: jsonify(user=profile(username))
+
+    return wrap
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("maxsize, passes", [(1024, True), (1300, True), (None, False)])
+def test_profiles_cached_up_to_1300_entries_pass_and_without_a_bound_fail(maxsize, passes):
+    kept = _kept("GET /api/users/<username>", "api.user", _profiles(maxsize))
+    assert (kept < LIMIT) == passes, kept
+
+
 def test_the_streams_are_derived_for_every_route_that_succeeds():
     names = {stream.name for stream in STREAMS}
     assert {"GET /api/posts", "GET /api/users/<username>", "POST /auth/login", "POST /settings",
