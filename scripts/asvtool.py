@@ -259,3 +259,27 @@ def _benchmark_meta(results_dir: Path) -> dict:
     data = json.loads(path.read_text())
     data.pop("version", None)
     return data
+
+
+class InstallErrors:
+    """Why a commit could not be put into asv's environment, read from asv's output: the one line
+    scripts/lockenv.py says (``lockenv: the lock cannot be installed: no version of sqlalchemy==2.0.999``),
+    by the commit asv was installing."""
+
+    INSTALLING = re.compile(r"(?:Installing|Building) ([0-9a-f]{8})\b")
+    MARK = re.compile(r"lockenv: (.+)$")
+
+    def __init__(self) -> None:
+        self.commit = ""
+        self.reasons: dict[str, str] = {}
+
+    def __call__(self, line: str) -> None:
+        installing = self.INSTALLING.search(line)
+        if installing:
+            self.commit = installing.group(1)
+        said = self.MARK.search(line.rstrip())
+        if said and self.commit:
+            self.reasons[self.commit] = said.group(1).strip()
+
+    def of(self, commit: str) -> str:
+        return self.reasons.get(commit[:8], "")

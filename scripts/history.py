@@ -140,9 +140,12 @@ class ErrorLines:
         self.last = ""
         self.exception = ""
         self.skipped = False
+        self.unmeasurable = ""
 
     def __call__(self, line: str) -> None:
         text = line.rstrip("\n")
+        if "lockenv: " in text:
+            self.unmeasurable = text.split("lockenv: ", 1)[1].strip()[:300]
         if text.startswith("["):
             self._close()
             stderr = self.STDERR.match(text)
@@ -175,6 +178,8 @@ class ErrorLines:
     def lines(self, build_failed: bool = False) -> dict[str, str]:
         self._close()
         errors = dict(self.errors)
+        if self.unmeasurable:  # the install's own line (scripts/lockenv.py) says it better than asv's
+            errors["(build)"] = self.unmeasurable
         if not build_failed:
             errors.pop("(build)", None)
         return errors

@@ -43,6 +43,8 @@ STATE = ".lock-synced"
 PROJECT = "target-app"
 ASV_INSTALL_STATUS = "asv-install-status.json"  # asv's record of the commit it installed
 
+# How a line of this file's failure begins in asv's output (scripts/asvtool.py, InstallErrors, reads it).
+MARK = "lockenv: "
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)\s*(;[^#]*)?")
 
 
@@ -106,10 +108,28 @@ def sync(env_dir: Path, requirements: str) -> bool:
     path = env_dir / ".lock-requirements.txt"
     path.write_text(requirements)
     # --compile-bytecode: a benchmark must not pay for compiling what it imports.
-    subprocess.run([sys.executable, "-m", "uv", "pip", "sync", "--quiet", "--python", sys.executable,
-                    "--compile-bytecode", str(path)], check=True)
+    proc = subprocess.run([sys.executable, "-m", "uv", "pip", "sync", "--quiet", "--python", sys.executable,
+                           "--compile-bytecode", str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Unmeasurable(f"the lock cannot be installed: {why(proc.stderr)}")
     state.write_text(digest)
     return True
+
+
+class Unmeasurable(Exception):
+    """This commit cannot be put into the environment: one line says why (the gate and the history show it)."""
+
+
+NO_VERSION = re.compile(r"there is no version of (\S+)")
+
+
+def why(stderr: str) -> str:
+    """uv's one useful line: "no version of sqlalchemy==2.0.999", else its last line, without its box."""
+    found = NO_VERSION.search(stderr)
+    if found:
+        return f"no version of {found.group(1).rstrip('.,')}"
+    lines = [line.strip(" ×╰─▶│") for line in stderr.splitlines() if line.strip(" ×╰─▶│")]
+    return lines[-1] if lines else "uv pip sync failed"
 
 
 def install_wheel(wheel: Path) -> None:
@@ -119,7 +139,7 @@ def install_wheel(wheel: Path) -> None:
         archive.extractall(purelib)
         names = [n for n in archive.namelist() if n.endswith(".py")]
     if not all(compileall.compile_file(str(purelib / n), quiet=1) for n in names):
-        raise SystemExit(f"{wheel.name}: a module does not compile")
+        raise Unmeasurable(f"the wheel does not install: a module of {wheel.name} does not compile")
 
 
 def main(argv: list[str]) -> int:
@@ -132,12 +152,16 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"{build_dir / LOCK}: {exc}", file=sys.stderr)
         return 1
-    changed = sync(env_dir, requirements)
-    print(f"[lockenv] {'synced to' if changed else 'already holds'} {len(requirements.splitlines())} pins",
-          file=sys.stderr)
-    if wheel:
-        install_wheel(wheel[0])
-    elif changed:
+    try:
+        changed = sync(env_dir, requirements)
+        print(f"[lockenv] {'synced to' if changed else 'already holds'} {len(requirements.splitlines())} pins",
+              file=sys.stderr)
+        if wheel:
+            install_wheel(wheel[0])
+    except Unmeasurable as exc:
+        print(f"{MARK}{exc}", file=sys.stderr)  # one line, no traceback: scripts/gate reads it from asv's output
+        return 1
+    if not wheel and changed:
         # The sync removed the installed commit of target_app: asv must install it again before its next run.
         (env_dir / ASV_INSTALL_STATUS).unlink(missing_ok=True)
     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.accept import between
-from scripts.asvtool import Project, anchor_install_command, load_results
+from scripts.asvtool import InstallErrors, Project, anchor_install_command, load_results
 from scripts.coverage import changed_lines, commit_coverage, uncovered_changes
 from scripts.errors import UserError
 from scripts.explain import explain
@@ -68,11 +68,12 @@ TIMINGS = r"\.time(raw)?_"
 
 
 def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | None = None,
-             quick: bool = False, rounds: int = 3, callgrind: bool = True) -> Path:
+             quick: bool = False, rounds: int = 3, callgrind: bool = True,
+             installs: InstallErrors | None = None) -> Path:
     """Run base and head into ``out_dir/results``, rounds interleaved between them.
 
     Without ``bench``, the tracks run once per side and the timings with
-    ``rounds`` interleaved rounds.
+    ``rounds`` interleaved rounds. ``installs`` keeps why a side could not be installed.
     """
     results_dir = out_dir / "results"
     side = side_project(project, results_dir)
@@ -81,7 +82,7 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     else:
         runs = [dict(bench=[TRACKS], rounds=1), dict(bench=[TIMINGS], rounds=rounds, interleave=True)]
     for run in runs:
-        proc = side.run([pair.base, pair.head], quick=quick, callgrind=callgrind, **run)
+        proc = side.run([pair.base, pair.head], quick=quick, callgrind=callgrind, on_line=installs, **run)
         if proc.returncode not in (0, 2):  # 2: some benchmark failed, which the gate judges
             raise UserError(f"asv run exited with {proc.returncode}")
     return results_dir
@@ -125,6 +126,7 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     machine = project.machine
     out = project.root / ".asv" / "gate"
     results = o.results
+    installs = InstallErrors()
     if o.base_results or o.head_results:
         if not (o.base_results and o.head_results):
             raise UserError("give both --base-results and --head-results")
@@ -135,10 +137,11 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
         pair = resolve_pair(project.root, base, head, merge_base=o.merge_base)
         if o.run:
             results = run_pair(project, pair, out, bench=o.bench, quick=o.quick, rounds=o.rounds,
-                               callgrind=o.callgrind)
+                               callgrind=o.callgrind, installs=installs)
         loaded = load_results(results or project.results_dir, machine)
         base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)
     verdict = compare_results(base_res, head_res, rules, factor=o.factor, enforce_budgets=o.enforce_budgets)
+    name_the_unmeasurable(verdict, installs)
     if not (o.base_results or o.head_results):
         verdict.dependencies = changes_between(project.root, pair.base, pair.head)
         verdict.uncovered = uncovered_lines(project.root, pair)
@@ -150,6 +153,15 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
     if o.explain and verdict.regressions and not (o.base_results or o.head_results):
         explain_regressions(project, pair, verdict)
     return verdict
+
+
+def name_the_unmeasurable(verdict: Verdict, installs: InstallErrors) -> None:
+    """Where a side did not build, its reason says why, in one line, as the install said it ("the head's
+    lock cannot be installed: no version of sqlalchemy==2.0.999")."""
+    for side, commit in (("head", verdict.head), ("base", verdict.base)):
+        said = installs.of(commit) if commit else ""
+        if said and verdict.reason.startswith(f"every benchmark failed on the {side}"):
+            verdict.reason = f"the {side}'s {said.removeprefix('the ')}"
 
 
 def uncovered_lines(root: Path, pair: Pair) -> list[str]:

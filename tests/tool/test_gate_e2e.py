@@ -247,6 +247,10 @@ def issue_36_branches(r, branch):
     sh(r.path, "git", "checkout", "-q", "main")
     branch("echo", "target_app/config.py", "    SQL_ECHO = False\n", "    SQL_ECHO = True\n",
            "config: SQL echo left on")
+    # Issue 37: a lock that names a version that does not exist (a typo, a yanked release).
+    lock_text = (r.path / "requirements.lock").read_text()
+    pinned = next(line for line in lock_text.splitlines() if line.startswith("sqlalchemy=="))
+    branch("badlock", "requirements.lock", pinned, "sqlalchemy==2.0.999", "lock: sqlalchemy 2.0.999")
 
 
 def lock(repo):
@@ -583,3 +587,15 @@ def test_sql_echo_on_keeps_the_server_serving_and_is_reported_as_what_it_is(repo
     assert findings["bench_server.ConcurrentHomepage.track_success_rate"]["after"] == 100.0
     regressed = regressed_ids(data)
     assert any(i.startswith("bench_syscalls.SystemCalls.track_syscalls(") and "'write'" in i for i in regressed)
+
+
+@pytest.mark.proof
+def test_a_head_whose_lock_cannot_be_installed_says_why_in_one_line(repo, tmp_path):
+    proc, data = gate(repo, "badlock", tmp_path, bench=["--bench", "SqlStatements", "--rounds", "1",
+                                                       "--no-callgrind"])
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "gate: could not decide: the head's lock cannot be installed: no version of sqlalchemy==2.0.999"
+    assert data["reason"] == "the head's lock cannot be installed: no version of sqlalchemy==2.0.999"
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "no version of sqlalchemy==2.0.999" in data["verdict"]
