@@ -450,13 +450,13 @@ def test_removing_the_apps_wal_pragma_fails_the_gate_on_the_writes_system_calls(
 
 @pytest.mark.proof
 @pytest.mark.parametrize("branch,exit_code", [("cache", 1), ("lrucache", 0)])
-def test_a_cache_without_a_bound_fails_on_bytes_per_distinct_input_and_a_bounded_one_passes(repo, tmp_path, branch,
-                                                                                               exit_code):
+def test_a_cache_without_a_bound_fails_on_memory_per_distinct_input_and_a_bounded_one_passes(repo, tmp_path,
+                                                                                                branch, exit_code):
     proc, data = gate(repo, branch, tmp_path,
                       bench=["--bench", "RetainedPerInput|SqlStatements", "--rounds", "1", "--no-callgrind"])
     assert proc.returncode == exit_code, proc.stdout + proc.stderr
     findings = {f["id"]: f for f in data["findings"]}
-    per_input = findings["bench_counters.RetainedPerInput.track_retained_bytes('GET /api/users/<username>')"]
+    per_input = findings["bench_counters.RetainedPerInput.track_retained_blocks('GET /api/users/<username>')"]
     assert per_input["status"] == ("regressed" if exit_code else "unchanged"), per_input
     # Both ask the database once less for the same user asked twice: the repeated input calls either better.
     assert findings["bench_counters.SqlStatements.track_statements('/api/users/user02500')"]["status"] == "improved"
