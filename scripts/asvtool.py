@@ -266,7 +266,9 @@ class InstallErrors:
     scripts/lockenv.py says (``lockenv: the lock cannot be installed: no version of sqlalchemy==2.0.999``),
     by the commit asv was installing."""
 
-    INSTALLING = re.compile(r"(?:Installing|Building) ([0-9a-f]{8})\b")
+    # "· For target_app commit 669ab865 <badlock>", "·· Installing 9e3038e9 <main> into ...", and the wheel's
+    # folder in the failing command ("asv-build-cache/669ab865.../").
+    INSTALLING = re.compile(r"(?:commit|Installing|Building|asv-build-cache/) ?([0-9a-f]{8})")
     MARK = re.compile(r"lockenv: (.+)$")
 
     def __init__(self) -> None:

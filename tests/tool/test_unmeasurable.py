@@ -50,9 +50,14 @@ def test_a_lock_that_cannot_be_installed_is_one_line_without_a_traceback(tmp_pat
 
 def test_the_gate_s_reason_names_it():
     installs = InstallErrors()
-    for line in ["·· Building cccccccc <broken> for virtualenv-py3.11", "·· Installing cccccccc <broken> into env",
-                 "·· Error running /env/bin/python scripts/lockenv.py (exit status 1)",
-                 "   lockenv: the lock cannot be installed: no version of sqlalchemy==2.0.999"]:
+    # As asv 0.6.6 says it (a gate's run of a head whose lock names a version that does not exist).
+    for line in ["·· Installing bbbbbbbb <main> into virtualenv-py3.11",
+                 "[50.00%] · For target_app commit cccccccc <badlock> (round 1/1):",
+                 "[50.00%] ·· Building for virtualenv-py3.11-pip+uv==0.13.8",
+                 f"[50.00%] ··· Error running /env/bin/python scripts/lockenv.py /env /env/project "
+                 f"/env/asv-build-cache/{HEAD}/target_app-1.0.0-py3-none-any.whl (exit status 1)",
+                 "             STDERR -------->",
+                 "             lockenv: the lock cannot be installed: no version of sqlalchemy==2.0.999"]:
         installs(line)
     verdict = Verdict(base="b" * 40, head=HEAD, factor=1.1,
                       reason=f"every benchmark failed on the head {HEAD[:8]}: it does not build or import")
