@@ -7,7 +7,6 @@ commands above stay pure and testable.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import os
 import platform
@@ -15,11 +14,12 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.bootstrap import ROOT
-from scripts.ids import benchmark_id  # noqa: F401 - importable from here as before
+from scripts.results import param_labels
+from scripts.suite import benchmark_id
 
 
 class AsvError(Exception):
@@ -144,6 +144,32 @@ class Project:
                 for label in param_labels(b["params"])}
 
 
+def config_variant(project: Project, path: Path, edit=None, **changes) -> Project:
+    """``project`` under another asv config, written to ``path``: its own with ``changes`` set and ``edit``
+    (a function of the config) applied. Its paths are made absolute, since asv reads a config's relative
+    paths from the config's own folder. The one way a side run (its own results folder, a PostgreSQL
+    driver, a throwaway clone sharing the environments) gets its config."""
+    from asv import util  # asv only in the venv: a module imports without it (the bootstrap)
+
+    conf = util.load_json(str(project.root / project.config), js_comments=True)
+    for key in ("repo", "env_dir", "results_dir", "html_dir", "benchmark_dir"):
+        conf[key] = str((project.root / conf.get(key, ".")).resolve())
+    anchor_install_command(conf, project.root)
+    conf.update(changes)
+    if edit:
+        edit(conf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(conf, indent=2) + "\n")
+    return Project(project.root, str(path))
+
+
+def side_project(project: Project, results_dir: Path) -> Project:
+    """``project`` writing its results to ``results_dir``, sharing the environments."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    return config_variant(project, results_dir.parent / "asv.gate.json", results_dir=str(results_dir),
+                          html_dir=str(results_dir.parent / "html"))
+
+
 def anchor_install_command(conf: dict, root: Path) -> None:
     """Make ``conf`` (asv.conf.json as data, for a config written elsewhere) find ``scripts/lockenv.py`` in
     ``root``: asv's ``{conf_dir}`` is the folder of the config file it reads."""
@@ -152,7 +178,6 @@ def anchor_install_command(conf: dict, root: Path) -> None:
 
 # benchmarks/counting/artefacts.py reads it (the suite is not imported here: it imports target_app).
 ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
-ARTEFACTS_DIR = ".asv/artefacts"
 
 
 def callgrind_env(on: bool) -> dict[str, str]:
@@ -188,77 +213,6 @@ def machine_name() -> str:
         cmd = [sys.executable, "-m", "asv", "machine", "--yes", "--machine", wanted]
         subprocess.run(cmd, check=True, capture_output=True)
     return wanted
-
-
-@dataclass
-class CommitResult:
-    """What asv recorded for one commit on one machine."""
-
-    commit: str
-    values: dict[str, object] = field(default_factory=dict)  # benchmark -> value or list of values
-    params: dict[str, list] = field(default_factory=dict)
-    stats: dict[str, list] = field(default_factory=dict)
-    samples: dict[str, list] = field(default_factory=dict)
-    versions: dict[str, str] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-
-    @staticmethod
-    def _flat(value) -> list:
-        return value if isinstance(value, list) else [value]
-
-    def failed(self) -> list[str]:
-        """Benchmarks with a failure (None) in any parameter combination."""
-        return sorted(k for k, v in self.values.items() if any(x is None for x in self._flat(v)))
-
-    def value_list(self, name: str) -> list:
-        """``name``'s values, one per parameter combination."""
-        return self._flat(self.values.get(name))
-
-    @property
-    def build_failed(self) -> bool:
-        """Every benchmark failed: asv could not build or install the commit."""
-        return bool(self.values) and all(
-            x is None for v in self.values.values() for x in self._flat(v)
-        )
-
-
-def param_labels(params: list) -> list[str]:
-    """Each parameter combination of asv's stored ``params`` as the gate prints it ("" without params)."""
-    if not params:
-        return [""]
-    return [", ".join(str(v) for v in combo) for combo in itertools.product(*params)]
-
-
-
-
-def load_results(results_dir: Path, machine: str) -> dict[str, CommitResult]:
-    """Every commit's results for ``machine``, keyed by full hash."""
-    from asv.results import iter_results_for_machine  # asv only in the venv (the bootstrap)
-
-    out: dict[str, CommitResult] = {}
-    if not (results_dir / machine).is_dir():
-        return out
-    benchmarks = _benchmark_meta(results_dir)
-    for res in iter_results_for_machine(str(results_dir), machine):
-        cr = out.setdefault(res.commit_hash, CommitResult(res.commit_hash))
-        for key in res.get_all_result_keys():
-            params = res.get_result_params(key)
-            cr.params[key] = params
-            cr.values[key] = res.get_result_value(key, params)
-            cr.stats[key] = res.get_result_stats(key, params)
-            cr.samples[key] = res.get_result_samples(key, params)
-            cr.versions[key] = res.benchmark_version.get(key)
-            cr.units[key] = benchmarks.get(key, {}).get("unit", "")
-    return out
-
-
-def _benchmark_meta(results_dir: Path) -> dict:
-    path = results_dir / "benchmarks.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    data.pop("version", None)
-    return data
 
 
 class InstallErrors:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scripts.bootstrap import ROOT
 from scripts.errors import UserError
-from scripts.rules import DEFAULT_FACTOR
+from scripts.judging.rules import DEFAULT_FACTOR
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -51,7 +51,9 @@ def _project(args: argparse.Namespace):
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from scripts.history import run_history, select_commits
+    from scripts.history.regressions import current_regressions, to_markdown
+    from scripts.history.run import run_history, select_commits
+    from scripts.site.publish import publish_site
 
     project = _project(args)
     commits = select_commits(
@@ -66,12 +68,13 @@ def cmd_history(args: argparse.Namespace) -> int:
         commits = shard(commits, args.shard)
     print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}"
           + (f" (shard {args.shard})" if args.shard else ""), flush=True)
-    report = run_history(project, commits, quick=args.quick, bench=args.bench, publish=not args.no_publish,
-                         callgrind=not args.no_callgrind)
+    report = run_history(project, commits, quick=args.quick, bench=args.bench, callgrind=not args.no_callgrind)
+    # The history judged once: the same regressions go to the site and to the terminal.
+    found = current_regressions(project)
+    if not args.no_publish:
+        report.site = publish_site(project, found)
     print(report.summary())
-    from scripts.regressions import current_regressions, to_markdown
-
-    print(to_markdown(current_regressions(project)), end="")
+    print(to_markdown(found), end="")
     return 0 if report.ok else 1
 
 
@@ -98,7 +101,7 @@ def shard(commits: list[str], spec: str) -> list[str]:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.results import merge
+    from scripts.history.branch import merge
 
     project = Project(Path(args.repo).resolve())
     dest = Path(args.into).resolve() if args.into else project.results_dir
@@ -110,7 +113,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from scripts.results import pull, push
+    from scripts.history.branch import pull, push
 
     project = _project(args)
     if args.action == "pull":
@@ -143,26 +146,30 @@ def cmd_postgres(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from scripts.gate.pull_request import GateOptions, gate_pull_request, print_reason
+    from scripts.gate.pull_request import GateOptions, gate_pull_request, judge_result_sets, print_reason
     from scripts.gate.report import write_outputs
 
     project = _project(args)
-    options = GateOptions(
-        run=not args.no_run,
-        results=Path(args.results) if args.results else None,
-        base_results=Path(args.base_results) if args.base_results else None,
-        head_results=Path(args.head_results) if args.head_results else None,
-        factor=args.factor,
-        bench=args.bench,
-        quick=args.quick,
-        rounds=args.rounds,
-        merge_base=not args.no_merge_base,
-        enforce_budgets=True if args.enforce_budgets else None,
-        confirm=not args.no_confirm,
-        callgrind=not args.no_callgrind,
-        explain=not args.no_explain,
-    )
-    verdict = gate_pull_request(project, args.base, args.head, options)
+    if args.base_results or args.head_results:
+        if not (args.base_results and args.head_results):
+            raise UserError("give both --base-results and --head-results")
+        verdict = judge_result_sets(project, args.base, args.head, Path(args.base_results), Path(args.head_results),
+                                    factor=args.factor, enforce_budgets=True if args.enforce_budgets else None)
+    else:
+        options = GateOptions(
+            run=not args.no_run,
+            results=Path(args.results) if args.results else None,
+            factor=args.factor,
+            bench=args.bench,
+            quick=args.quick,
+            rounds=args.rounds,
+            merge_base=not args.no_merge_base,
+            enforce_budgets=True if args.enforce_budgets else None,
+            confirm=not args.no_confirm,
+            callgrind=not args.no_callgrind,
+            explain=not args.no_explain,
+        )
+        verdict = gate_pull_request(project, args.base, args.head, options)
     md = write_outputs(
         verdict,
         Path(args.markdown) if args.markdown else None,
@@ -216,13 +223,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_regressions(args: argparse.Namespace) -> int:
     import json
 
-    from scripts.regressions import current_regressions, open_regressions, to_json, to_markdown
+    from scripts.history.regressions import current_regressions, open_regressions, to_json, to_markdown
 
     found = current_regressions(_project(args), since=args.since, factor=args.factor)
     if args.issues:
-        from scripts.regressions import write_issues
+        from scripts.history.regressions import write_issues
 
-        written = write_issues(to_json(found), Path(args.issues), args.site_url)
+        written = write_issues(found, Path(args.issues), args.site_url)
         print(f"{len(written)} issue text(s) in {args.issues}", file=sys.stderr)
     print(json.dumps(to_json(found, args.site_url), indent=2) if args.json else to_markdown(found, args.site_url),
           end="\n" if args.json else "")
@@ -234,8 +241,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import re
 
     from scripts.asvtool import Project
-    from scripts.explain import explain, report
+    from scripts.explain import explain
     from scripts.git import commit_hash
+    from scripts.judging.differences import report
     from scripts.locks import changes_between
 
     project = Project(Path(args.repo).resolve())
@@ -257,7 +265,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
-    from scripts.rules import RULES_FILE, asv_thresholds, load_rules, write_asv_thresholds
+    from scripts.judging.rules import RULES_FILE, asv_thresholds, load_rules, write_asv_thresholds
 
     project = Project(Path(args.repo).resolve())
     rules = load_rules(project.root)
@@ -275,9 +283,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from scripts.asvtool import Project
+    from scripts.history.regressions import current_regressions
     from scripts.site.publish import publish_site
 
-    site = publish_site(Project(Path(args.repo).resolve()))
+    project = Project(Path(args.repo).resolve())
+    site = publish_site(project, current_regressions(project))
     print(f"site: {site / 'index.html'}")
     return 0
 

@@ -88,3 +88,26 @@ def commit_titles_one(root: Path, commit: str) -> dict[str, tuple[str, str]]:
         return {}
     sha, date, subject = proc.stdout.strip().split("\0", 2)
     return {sha: (date, subject)}
+
+
+def trailers(root: Path, commits: list[str], key: str) -> list[tuple[str, str]]:
+    """(commit, value) of each ``key:`` trailer that ``commits`` carry in their messages."""
+    if not commits:
+        return []
+    fmt = f"%H%x00%(trailers:key={key},valueonly,separator=%x01)%x02"
+    proc = git_run(root, "log", "--no-walk=unsorted", f"--format={fmt}", *commits)
+    if proc.returncode != 0:
+        return []
+    out = []
+    for record in proc.stdout.split("\x02"):
+        if "\x00" not in record:
+            continue
+        sha, values = record.strip("\n").split("\x00", 1)
+        out += [(sha.strip(), v.strip()) for v in values.split("\x01") if v.strip()]
+    return out
+
+
+def commits_between(root: Path, base: str, head: str) -> list[str]:
+    """The commits a pull request adds (``base..head``); none where git cannot say."""
+    proc = git_run(root, "rev-list", f"{base}..{head}")
+    return proc.stdout.split() if proc.returncode == 0 else []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
 import pwd
 import shutil
@@ -23,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from scripts.asvtool import anchor_install_command, machine_name
+from scripts.asvtool import Project, config_variant, machine_name
 from scripts.errors import UserError
 
 URL_VARIABLE = "TARGET_APP_POSTGRES_URL"
@@ -179,17 +178,7 @@ def asv_config(root: Path) -> str:
     so its results, exactly as they were; the driver is pinned like every
     other dependency.
     """
-    from asv.util import load_json  # asv only in the venv: a module imports without it (the bootstrap)
-
-    conf = load_json(str(root / "asv.conf.json"), js_comments=True)
-    conf["matrix"]["req"].update(DRIVER_PINS)
-    # asv reads a config's relative paths from the config's own folder.
-    for key in ("repo", "env_dir", "results_dir", "html_dir", "benchmark_dir"):
-        conf[key] = str((root / conf.get(key, ".")).resolve())
-    anchor_install_command(conf, root)
-    path = root / CONFIG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(conf, indent=4) + "\n")
+    config_variant(Project(root), root / CONFIG, edit=lambda conf: conf["matrix"]["req"].update(DRIVER_PINS))
     return str(CONFIG)
 
 

@@ -18,17 +18,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, param_labels
+from scripts.asvtool import Project, side_project
 from scripts.calibrate.plants import Plant, plant_history, share_environments
 from scripts.errors import UserError
-from scripts.explain import DEFAULT_TOLERANCE, PHASE_RULE, Tolerance
-from scripts.gate.judge import compare_results
-from scripts.gate.pull_request import side_project
 from scripts.git import git
-from scripts.history import run_history
-from scripts.layout_report import LayoutReport
-from scripts.regressions import find_regressions
-from scripts.rules import load_rules
+from scripts.history.regressions import find_regressions
+from scripts.history.run import run_history
+from scripts.judging.differences import DEFAULT_TOLERANCE
+from scripts.judging.judge import compare_results
+from scripts.judging.layout import LayoutReport
+from scripts.judging.rules import load_rules
+from scripts.results import load_results, param_labels
+from scripts.suite import FUNCTIONS, INSTRUCTIONS, PHASES
 
 # A module every request imports (the database session), an unused function added to it.
 UNUSED_FUNCTION = Plant("unused_function", "an unused function in target_app/db.py", (
@@ -104,9 +105,6 @@ TOUCHES: dict[str, tuple[str, ...]] = {
     NEW_ROUTE.key: ("cold_start",),
 }
 EXACT_BENCH = [r"^bench_(instructions|counters|syscalls|phases)\."]
-INSTRUCTIONS = "bench_instructions.Instructions.track_instructions"
-PHASES = "bench_phases.Phases.track_phase_instructions"
-FUNCTIONS = "bench_phases.Functions.track_function_instructions"
 REPORT = "layout.json"
 
 
@@ -131,7 +129,7 @@ def layout_calibration(project: Project, workdir: Path) -> LayoutReport:
     share_environments(project, repo)
     clone = Project(repo)
     print(f"[layout] {len(KINDS)} layout commits on {commits['base'][:8]} in {repo}", flush=True)
-    run_history(clone, [commits[k] for k in ["base", *(k.key for k in KINDS)]], bench=EXACT_BENCH, publish=False)
+    run_history(clone, [commits[k] for k in ["base", *(k.key for k in KINDS)]], bench=EXACT_BENCH)
     machine = clone.machine
     results = {key: load_results(clone.results_dir, machine).get(commit) for key, commit in commits.items()}
 
@@ -201,8 +199,7 @@ def to_markdown(report: LayoutReport, rules=None) -> str:
     if touched:
         lines += ["", "On its own path, left out of the above: " + ", ".join(touched) + "."]
     if report.phase_moves:
-        rule = rules.counter(PHASE_RULE, PHASE_RULE) if rules else None
-        tolerance = Tolerance(rule.relative, rule.absolute) if rule else DEFAULT_TOLERANCE
+        tolerance = rules.components() if rules else DEFAULT_TOLERANCE
         lines += ["", "By phase and by target_app function, the moves nearest their tolerance "
                   f"({tolerance.relative:.1%} + {tolerance.absolute:,.0f} instructions):", "",
                   "| Operation, phase or function | Instructions | Move | Kind |", "|---|---:|---:|---|"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name, param_labels
-from scripts.gate.judge import compare_results
-from scripts.gate.pull_request import side_project
-from scripts.ids import benchmark_id, is_timing
-from scripts.rules import Rules
+from scripts.asvtool import Project, machine_name, side_project
+from scripts.judging.judge import compare_results
+from scripts.judging.rules import Rules
+from scripts.results import load_results, param_labels
+from scripts.suite import benchmark_id, is_timing
 
 
 def aa_runs(repo: Path, commit: str, k: int, bench: list[str] | None, workdir: Path) -> list[Path]:

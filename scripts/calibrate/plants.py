@@ -6,12 +6,11 @@ flag it; a no-op plant changes nothing measurable and must flag nothing.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.asvtool import Project
+from scripts.asvtool import Project, config_variant
 from scripts.errors import UserError
 from scripts.git import git
 
@@ -120,8 +119,6 @@ def plant_history(source: Path, workdir: Path, plants: tuple[Plant, ...] = PLANT
 
 def share_environments(project: Project, repo: Path) -> None:
     """Point the clone's asv at the project's environments (no new virtualenv)."""
-    path = repo / "asv.conf.json"
-    text = path.read_text()
-    env_dir = (project.root / ".asv" / "env").resolve()
-    path.write_text(re.sub(r'"env_dir": "[^"]*"', f'"env_dir": "{env_dir}"', text))
+    clone = Project(repo)
+    config_variant(clone, repo / clone.config, env_dir=str((project.root / ".asv" / "env").resolve()))
     git(repo, "update-index", "--assume-unchanged", "asv.conf.json")

@@ -21,17 +21,19 @@ import re
 import time
 from pathlib import Path
 
-from scripts.asvtool import Project, load_results, machine_name
+from scripts.asvtool import Project, machine_name
 from scripts.calibrate.noise import aa_runs, noise_floors, suggest_factors
 from scripts.calibrate.plants import PLANTS, Plant, plant_history, share_environments
 from scripts.calibrate.report import PlantCheck, Report, to_markdown, write_report
 from scripts.errors import UserError
-from scripts.gate.judge import compare_results
 from scripts.gate.pull_request import Pair, confirm_run
-from scripts.history import run_history
-from scripts.ids import benchmark_name
-from scripts.regressions import commit_order, find_regressions, load_errors
-from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.history.regressions import commit_order, current_regressions, find_regressions, load_errors
+from scripts.history.run import run_history
+from scripts.judging.judge import compare_results
+from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.results import load_results
+from scripts.site.publish import publish_site
+from scripts.suite import HOMEPAGE_TIME, INSTRUCTIONS, benchmark_name
 
 
 def site_regressions(html_dir: Path) -> dict[str, set[str]]:
@@ -116,7 +118,8 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
     rules = load_rules(project.root)
     order = ["base", *[p.key for p in plants]]
     print(f"[calibrate] planted {len(plants)} commits in {repo}", flush=True)
-    run_history(clone, [commits[k] for k in order], quick=quick, bench=bench, publish=True, callgrind=callgrind)
+    run_history(clone, [commits[k] for k in order], quick=quick, bench=bench, callgrind=callgrind)
+    publish_site(clone, current_regressions(clone))
     regs = site_regressions(clone.html_dir)
     listed = regressions_by_commit(clone, rules, factor)
     report = Report(factor=factor)
@@ -163,9 +166,9 @@ def calibrate(project: Project, workdir: Path, *, factor: float = DEFAULT_FACTOR
         current = rules.factors
         merged = {**current, **{k: max(v, current.get(k, 0)) for k, v in report.suggested_factors.items()}}
         report.rejudged = rejudge(workdir, commits, plants, factor, dataclasses.replace(rules, factors=merged))
-    home = report.aa_min_ratio.get("bench_pages.HomePage.time_homepage")
+    home = report.aa_min_ratio.get(HOMEPAGE_TIME)
     caught_a = next((p.caught for p in report.plants if p.key == "a"), None)
-    tolerance = rules.counter("", "bench_instructions.Instructions.track_instructions").relative
+    tolerance = rules.counter("", INSTRUCTIONS).relative
     report.smallest_cpu_caught = (
         f"instructions: above their {tolerance:.1%} tolerance (the sweep's cpu mutants, 1.5% of a route, are all "
         f"caught); "

@@ -23,13 +23,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import Project, callgrind_env, load_results, param_labels
+from scripts.asvtool import Project, callgrind_env
 from scripts.calibrate.plants import share_environments
 from scripts.errors import UserError
-from scripts.gate.judge import compare_results
 from scripts.git import git
-from scripts.ids import BenchmarkId, is_nan
-from scripts.rules import DEFAULT_FACTOR, load_rules
+from scripts.judging.judge import compare_results
+from scripts.judging.rules import DEFAULT_FACTOR, load_rules
+from scripts.results import load_results, param_labels
+from scripts.suite import (
+    FORM_STATEMENTS,
+    INSTRUCTIONS,
+    RETAINED_BYTES,
+    RETAINED_PER_INPUT,
+    STATEMENTS,
+    SYSCALLS,
+    BenchmarkId,
+    is_nan,
+)
 
 KINDS = ("cpu", "sql", "n_plus_1", "leak", "io", "cache")
 # The cpu mutant's size: a share of the instructions of the route's cheapest
@@ -37,9 +47,9 @@ KINDS = ("cpu", "sql", "n_plus_1", "leak", "io", "cache")
 # benchmarks/rules.toml.
 CPU_SHARE = 0.015
 COUNTERS = r"^bench_counters\."
-INSTRUCTIONS = r"^bench_instructions\."
-SYSCALLS = r"^bench_syscalls\."
-MEASURED_BY = {"cpu": INSTRUCTIONS, "io": SYSCALLS}
+INSTRUCTION_BENCHMARKS = r"^bench_instructions\."
+SYSCALL_BENCHMARKS = r"^bench_syscalls\."
+MEASURED_BY = {"cpu": INSTRUCTION_BENCHMARKS, "io": SYSCALL_BENCHMARKS}
 
 # Run in the clone, by the project's interpreter: the app's URL map, where
 # each view's body starts, which operations of the suite reach each view,
@@ -163,18 +173,18 @@ def expected_ids(kind: str, ops: list[str], inputs: list[str] = ()) -> list[str]
     """The benchmark ids that measure a view's operations (``inputs``: its operations over distinct inputs),
     for a mutant kind."""
     if kind == "cache":
-        return [f"bench_counters.RetainedPerInput.track_retained_blocks('{name}')" for name in inputs]
+        return [f"{RETAINED_PER_INPUT}('{name}')" for name in inputs]
     if kind == "cpu":
-        return [f"bench_instructions.Instructions.track_instructions('{op}')" for op in ops]
+        return [f"{INSTRUCTIONS}('{op}')" for op in ops]
     if kind == "leak":
-        return [f"bench_counters.RetainedBytes.track_retained_bytes('{op}')" for op in ops]
+        return [f"{RETAINED_BYTES}('{op}')" for op in ops]
     if kind == "io":
-        return [f"bench_syscalls.SystemCalls.track_syscalls('{op}', 'fsync')" for op in ops]
+        return [f"{SYSCALLS}('{op}', 'fsync')" for op in ops]
     out = []
     for op in ops:
         method, path = op.split(" ", 1)
-        out.append(f"bench_counters.SqlStatements.track_statements('{path}')" if method == "GET"
-                   else f"bench_counters.FormStatements.track_statements('{op}')")
+        out.append(f"{STATEMENTS}('{path}')" if method == "GET"
+                   else f"{FORM_STATEMENTS}('{op}')")
     return out
 
 
@@ -206,7 +216,7 @@ def sweep(project: Project, workdir: Path, *, kinds: tuple[str, ...] = KINDS,
     report = SweepReport(base=base, views=views)
     clone = Project(repo)
     machine = clone.machine
-    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTIONS}|{SYSCALLS}", quick)
+    _measure(clone, [base], f"{COUNTERS}|{INSTRUCTION_BENCHMARKS}|{SYSCALL_BENCHMARKS}", quick)
     base_result = load_results(clone.results_dir, machine).get(base)
     if base_result is None:
         raise UserError("the starting commit could not be measured")

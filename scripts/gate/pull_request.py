@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.accept import between
-from scripts.asvtool import InstallErrors, Project, anchor_install_command, load_results
+from scripts.asvtool import InstallErrors, Project, side_project
 from scripts.coverage import changed_lines, commit_coverage, uncovered_changes
 from scripts.errors import UserError
 from scripts.explain import explain
-from scripts.gate.judge import CONFIRMED, apply_acceptances, compare_results, confirm_timings
-from scripts.gate.verdict import Verdict
-from scripts.git import commit_hash, git
+from scripts.git import commit_hash, commits_between, git, trailers
+from scripts.judging import accept
+from scripts.judging.judge import CONFIRMED, apply_acceptances, compare_results, confirm_timings
+from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.judging.verdict import Verdict
 from scripts.locks import changes_between
-from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.results import load_results
+from scripts.suite import CALLGRIND_MODULES
 
 
 @dataclass
@@ -36,27 +37,6 @@ def resolve_pair(root: Path, base: str, head: str, merge_base: bool = True) -> P
     if base_sha == head_sha:
         raise UserError(f"base and head are the same commit ({head_sha[:8]}): nothing to compare")
     return Pair(base_sha, head_sha)
-
-
-# What callgrind measures: their explanation counts functions and system calls under it, on both sides.
-CALLGRIND_IDS = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
-
-
-def side_project(project: Project, results_dir: Path) -> Project:
-    """``project`` writing its results to ``results_dir``, sharing the environments (a copy of asv.conf.json)."""
-    from asv import util  # asv only in the venv: a module imports without it (the bootstrap)
-
-    conf = util.load_json(str(project.root / project.config), js_comments=True)
-    conf["repo"] = str(project.root)
-    conf["results_dir"] = str(results_dir)
-    conf["html_dir"] = str(results_dir.parent / "html")
-    conf["env_dir"] = str((project.root / conf.get("env_dir", "env")).resolve())
-    conf["benchmark_dir"] = str((project.root / conf.get("benchmark_dir", "benchmarks")).resolve())
-    anchor_install_command(conf, project.root)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir.parent / "asv.gate.json"
-    path.write_text(json.dumps(conf, indent=2))
-    return Project(project.root, str(path))
 
 
 # Only timings take samples over rounds. asv keeps a track's value from one
@@ -90,10 +70,9 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
 
 @dataclass(frozen=True)
 class GateOptions:
-    """How ``compare`` runs and judges, as its command line gives it.
+    """How ``compare`` measures and judges a pull request, as its command line gives it.
 
-    ``run``: benchmark both sides (else judge ``results``, or the
-    ``base_results`` and ``head_results`` of an A/A comparison);
+    ``run``: benchmark both sides (else judge the ``results`` already there);
     ``confirm``: run a timing that regressed again, base and head
     interleaved, and keep it only if it regresses again; ``explain``: attach
     to each counter regression what changed in its operation.
@@ -101,8 +80,6 @@ class GateOptions:
 
     run: bool = True
     results: Path | None = None
-    base_results: Path | None = None
-    head_results: Path | None = None
     factor: float = DEFAULT_FACTOR
     bench: list[str] | None = None
     quick: bool = False
@@ -117,42 +94,49 @@ class GateOptions:
 DEFAULT_OPTIONS = GateOptions()
 
 
-def gate_pull_request(project: Project, base: str, head: str, options: GateOptions = DEFAULT_OPTIONS) -> Verdict:
-    """Benchmark (unless ``options.run`` is False) and decide. Pure apart from the asv runs."""
-    o = options
-    if o.factor <= 1.0:
+def _check_factor(factor: float) -> None:
+    if factor <= 1.0:
         raise UserError("--factor must be greater than 1")
+
+
+def gate_pull_request(project: Project, base: str, head: str, options: GateOptions = DEFAULT_OPTIONS) -> Verdict:
+    """Measure the merge base and the head (unless ``options.run`` is False), judge, confirm, apply what the
+    pull request accepts, and explain. Pure apart from the asv runs."""
+    o = options
+    _check_factor(o.factor)
     rules = load_rules(project.root)
-    machine = project.machine
     out = project.root / ".asv" / "gate"
-    results = o.results
+    pair = resolve_pair(project.root, base, head, merge_base=o.merge_base)
     installs = InstallErrors()
-    if o.base_results or o.head_results:
-        if not (o.base_results and o.head_results):
-            raise UserError("give both --base-results and --head-results")
-        # Two result sets, possibly of the same commit (an A/A comparison).
-        base_res = load_results(o.base_results, machine).get(commit_hash(project.root, base))
-        head_res = load_results(o.head_results, machine).get(commit_hash(project.root, head))
-    else:
-        pair = resolve_pair(project.root, base, head, merge_base=o.merge_base)
-        if o.run:
-            results = run_pair(project, pair, out, bench=o.bench, quick=o.quick, rounds=o.rounds,
-                               callgrind=o.callgrind, installs=installs)
-        loaded = load_results(results or project.results_dir, machine)
-        base_res, head_res = loaded.get(pair.base), loaded.get(pair.head)
-    verdict = compare_results(base_res, head_res, rules, factor=o.factor, enforce_budgets=o.enforce_budgets)
+    results = o.results
+    if o.run:
+        results = run_pair(project, pair, out, bench=o.bench, quick=o.quick, rounds=o.rounds,
+                           callgrind=o.callgrind, installs=installs)
+    loaded = load_results(results or project.results_dir, project.machine)
+    verdict = compare_results(loaded.get(pair.base), loaded.get(pair.head), rules, factor=o.factor,
+                              enforce_budgets=o.enforce_budgets)
     name_the_unmeasurable(verdict, installs)
-    if not (o.base_results or o.head_results):
-        verdict.dependencies = changes_between(project.root, pair.base, pair.head)
-        verdict.uncovered = uncovered_lines(project.root, pair)
-    if o.run and o.confirm and not (o.base_results or o.head_results):
+    verdict.dependencies = changes_between(project.root, pair.base, pair.head)
+    verdict.uncovered = uncovered_lines(project.root, pair)
+    if o.run and o.confirm:
         confirm_run(project, pair, verdict, rules, factor=o.factor, out=out / "confirm", quick=o.quick,
                     rounds=o.rounds)
-    if not (o.base_results or o.head_results):
-        apply_acceptances(verdict, between(project.root, pair.base, pair.head))
-    if o.explain and verdict.regressions and not (o.base_results or o.head_results):
+    added = commits_between(project.root, pair.base, pair.head)
+    apply_acceptances(verdict, accept.read(trailers(project.root, added, accept.TRAILER)))
+    if o.explain and verdict.regressions:
         explain_regressions(project, pair, verdict)
     return verdict
+
+
+def judge_result_sets(project: Project, base: str, head: str, base_results: Path, head_results: Path, *,
+                      factor: float = DEFAULT_FACTOR, enforce_budgets: bool | None = None) -> Verdict:
+    """Judge ``head`` in ``head_results`` against ``base`` in ``base_results``, as measured: possibly the
+    same commit twice (an A/A comparison), so no pull request's changes, acceptances or explanations."""
+    _check_factor(factor)
+    base_res = load_results(base_results, project.machine).get(commit_hash(project.root, base))
+    head_res = load_results(head_results, project.machine).get(commit_hash(project.root, head))
+    return compare_results(base_res, head_res, load_rules(project.root), factor=factor,
+                           enforce_budgets=enforce_budgets)
 
 
 def name_the_unmeasurable(verdict: Verdict, installs: InstallErrors) -> None:
@@ -189,7 +173,7 @@ def explain_regressions(project: Project, pair: Pair, verdict: Verdict) -> None:
     print(f"[gate] explaining {len(wanted)} counter regression(s)", file=sys.stderr, flush=True)
     try:
         explained, ids = explain(project, pair.base, pair.head, [f.id for f in wanted],
-                                 functions_for=[f.id for f in wanted if f.id.startswith(CALLGRIND_IDS)])
+                                 functions_for=[f.id for f in wanted if f.id.startswith(CALLGRIND_MODULES)])
     except UserError as exc:
         print(f"[gate] no explanation: {exc}", file=sys.stderr, flush=True)
         return

@@ -5,32 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.causes import group
 from scripts.coverage import uncovered_summary
-from scripts.explain import to_markdown as explanation
-from scripts.gate.verdict import Finding, Verdict
-from scripts.ids import BenchmarkId, is_nan
+from scripts.judging.causes import group
+from scripts.judging.differences import to_markdown as explanation
+from scripts.judging.values import fmt
+from scripts.judging.verdict import Finding, Verdict
+from scripts.suite import FUNCTIONS, PHASES, BenchmarkId
 
 # The benchmarks whose parameters are an operation and one of its phases, or one of target_app's functions
 # over every operation (benchmarks/bench_phases.py).
-PHASES = "bench_phases.Phases.track_phase_instructions"
-FUNCTIONS = "bench_phases.Functions.track_function_instructions"
-
-
-def _fmt(value, unit: str) -> str:
-    if value is None:
-        return "failed"
-    if is_nan(value):
-        return "n/a"
-    if unit in ("seconds", ""):
-        if unit == "seconds":
-            for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
-                if abs(value) >= scale:
-                    return f"{value / scale:.3g} {suffix}"
-            return f"{value:.3g} s"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.3g} {unit}".strip()
-    return f"{value:,.0f} {unit}".strip()
 
 
 def graph_link(site_url: str, f: Finding) -> str:
@@ -64,7 +47,7 @@ def _row(f: Finding, site_url: str) -> str:
         sig = {True: "significant", False: "not significant", None: "no stats"}[f.significant]
         note = "; ".join(x for x in (f"fastest ×{f.min_ratio:.2f}" if f.min_ratio else "", sig, note) if x)
     ratio = f"{f.ratio:.3g}" if f.ratio is not None else "–"
-    return (f"| {MARK.get(f.status, '')} | `{f.id}` | {_fmt(f.before, f.unit)} | {_fmt(f.after, f.unit)} | "
+    return (f"| {MARK.get(f.status, '')} | `{f.id}` | {fmt(f.before, f.unit)} | {fmt(f.after, f.unit)} | "
             f"{ratio} | {note.replace('|', chr(92) + '|')} | {graph_link(site_url, f)} |")
 
 

@@ -17,14 +17,14 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from scripts.asvtool import ARTEFACTS_DIR
 from scripts.coverage import spans
-from scripts.explain import DEFAULT_TOLERANCE, Tolerance, component_changes, statement_changes
 from scripts.git import commit_titles
-from scripts.ids import COMMIT_PAGES as FOLDER
-from scripts.ids import commit_page
+from scripts.judging.differences import DEFAULT_TOLERANCE, component_changes, statement_changes
+from scripts.judging.rules import Counter as Tolerance
 from scripts.locks import lock_at, lock_changes
 from scripts.site.pages import link_from_asv_pages, render
+from scripts.suite import ARTEFACTS_DIR, commit_page
+from scripts.suite import COMMIT_PAGES as FOLDER
 
 KINDS = ("sql", "functions", "phases", "python_functions", "scans")
 OPERATIONS_FOLDER = "operations"

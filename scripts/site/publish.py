@@ -11,10 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
-from scripts.causes import group
-from scripts.explain import PHASE_RULE, Tolerance
-from scripts.regressions import by_commit, commit_order, current_regressions, open_regressions
-from scripts.rules import load_rules
+from scripts.history.regressions import Regression, by_commit, commit_order, open_regressions
+from scripts.judging.causes import group
+from scripts.judging.rules import load_rules
 from scripts.site.commits import add_pages
 from scripts.site.trust import add_page
 
@@ -94,21 +93,20 @@ def write_offline_data(html_dir: Path) -> int:
     return written
 
 
-def publish_site(project: Project) -> Path:
-    """``asv publish`` and then :func:`make_self_contained`; returns the site's folder."""
+def publish_site(project: Project, found: list[Regression]) -> Path:
+    """``asv publish``, :func:`make_self_contained`, then the pages of the history's regressions ``found`` (as
+    :func:`scripts.history.regressions.current_regressions` judged them); returns the site's folder."""
     proc = project.asv("publish", capture=True)
     if proc.returncode != 0:
         raise AsvError(f"asv publish failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     make_self_contained(project.html_dir)
-    found = current_regressions(project)
     listed = open_regressions(found)
     keep_listed_regressions(project.html_dir, listed)  # an accepted step is no regression: on the commit pages
-    add_page(project.html_dir, project.root, load_rules(project.root))
     rules = load_rules(project.root)
-    rule = rules.counter(PHASE_RULE, PHASE_RULE)
+    add_page(project.html_dir, project.root, rules)
     at = by_commit(found)
     add_pages(project.html_dir, project.root, project.machine, commit_order(project.root, "main"),
-              Counter(r.commit for r in listed), Tolerance(rule.relative, rule.absolute),
+              Counter(r.commit for r in listed), rules.components(),
               causes={c: [g.summary() for g in group(open_regressions(rs))] for c, rs in at.items()},
               accepted={c: [f"{g.summary()}: {g.items[0].accepted}" for g in group([r for r in rs if r.accepted])]
                         for c, rs in at.items()})

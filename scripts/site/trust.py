@@ -12,12 +12,11 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from scripts.explain import PHASE_RULE, Tolerance
-from scripts.ids import benchmark_name
-from scripts.layout_report import LayoutReport
-from scripts.rules import Rules
+from scripts.judging.layout import LayoutReport
+from scripts.judging.rules import Rules
 from scripts.site import pages
 from scripts.site.pages import link_from_asv_pages, nav_item
+from scripts.suite import INSTRUCTIONS, benchmark_name
 
 PAGE = "trust.html"
 CALIBRATION = Path(".asv") / "calibration"
@@ -85,7 +84,7 @@ def _layout(report: dict, rules: Rules) -> dict:
     """``calibrate --layout``: each operation's largest instruction-count move under changes that leave its
     code path alone, beside the tolerance that judges it; and the phases that came nearest theirs."""
     rows = []
-    name = "bench_instructions.Instructions.track_instructions"
+    name = INSTRUCTIONS
     for op in sorted(report.get("moves", {})):
         moves = {k: v for k, v in report["moves"][op].items() if op not in report.get("touches", {}).get(k, [])}
         if not moves:
@@ -94,8 +93,7 @@ def _layout(report: dict, rules: Rules) -> dict:
         tolerance = rules.counter(f"{name}('{op}')", name).relative
         rows.append([Markup("<code>{}</code>").format(op), f"{report.get('base_counts', {}).get(op, 0):,.0f}",
                      f"{moves[kind]:+.2%}", kind, f"{tolerance:.1%}"])
-    rule = rules.counter(PHASE_RULE, PHASE_RULE)
-    tolerance = Tolerance(rule.relative, rule.absolute)
+    tolerance = rules.components()
     phases = [[Markup("<code>{}</code>").format(key), f"{before:,.0f}",
                f"{move:+,.0f}" + (f" ({move / before:+.2%})" if before else ""), kind]
               for key, kind, before, move in LayoutReport(**report).largest_phase_moves(tolerance)]

@@ -229,9 +229,9 @@ def test_require_skips_missing_features():
 
 
 def test_a_budget_on_one_route_is_checked():
-    from scripts.asvtool import CommitResult
-    from scripts.gate.budgets import check_budgets
-    from scripts.rules import load_rules
+    from scripts.judging.budgets import check_budgets
+    from scripts.judging.rules import load_rules
+    from scripts.results import CommitResult
 
     name = "bench_pages.Routes.time_route"
     head = CommitResult("a" * 40, values={name: [0.5, 0.01]}, params={name: [["'/'", "'/healthz'"]]})

@@ -10,16 +10,16 @@ from dataclasses import replace
 import pytest
 from tests_helpers import ROOT
 
-from scripts.accept import Acceptance, acceptances, parse
-from scripts.asvtool import CommitResult
-from scripts.causes import group, operation_of
 from scripts.errors import UserError
-from scripts.gate.judge import apply_acceptances, compare_results, confirm_timings
 from scripts.gate.report import LIMIT, to_markdown
-from scripts.regressions import Regression, find_regressions, mark_accepted, write_issues
-from scripts.regressions import to_json as regressions_json
-from scripts.regressions import to_markdown as regressions_markdown
-from scripts.rules import load_rules
+from scripts.git import trailers
+from scripts.history.regressions import Regression, find_regressions, mark_accepted, write_issues
+from scripts.history.regressions import to_markdown as regressions_markdown
+from scripts.judging.accept import TRAILER, Acceptance, parse, read
+from scripts.judging.causes import group, operation_of
+from scripts.judging.judge import apply_acceptances, compare_results, confirm_timings
+from scripts.judging.rules import load_rules
+from scripts.results import CommitResult
 
 RULES = replace(load_rules(ROOT), factors={}, budgets=())
 SYSCALLS = "bench_syscalls.SystemCalls.track_syscalls"
@@ -152,7 +152,7 @@ def test_acceptances_are_read_from_commit_trailers(tmp_path):
                "Accept-Regression: bench_instructions.* +2% their rendering\n")
     git("-c", "user.email=t@e.test", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", message)
     head = git("rev-parse", "HEAD").strip()
-    found = acceptances(tmp_path, [head])
+    found = read(trailers(tmp_path, [head], TRAILER))
     assert [(a.pattern, a.bound, a.reason, a.commit) for a in found] == [
         ("bench_syscalls.*('GET *', 'other')", "+4", "the headers' lookup", head),
         ("bench_instructions.*", "+2%", "their rendering", head)]
@@ -225,7 +225,7 @@ def test_the_history_lists_one_entry_per_commit_and_one_issue_per_regressing_com
     md = regressions_markdown(found)
     assert md.startswith("## 81 regressions in the history, at 1 commit")
     assert f"### `{commits[3][:8]}`: 81 regression(s) in 1 cause(s)" in md
-    written = write_issues(regressions_json(found), tmp_path / "issues")
+    written = write_issues(found, tmp_path / "issues")
     assert len(written) == 1
     assert (tmp_path / "issues" / "001.title").read_text() == f"Performance regression at {commits[3][:8]}\n"
     assert "1. 20 operations" in written[0].read_text()
@@ -240,7 +240,7 @@ def test_an_accepted_step_is_marked_at_its_commit_and_opens_no_issue(tmp_path):
     md = regressions_markdown(found)
     assert md.startswith("## No regressions in the history (81 accepted on purpose)")
     assert "accepted on purpose, accepted up to +4 (" in md
-    assert write_issues(regressions_json(found), tmp_path / "issues") == []
+    assert write_issues(found, tmp_path / "issues") == []
     # An acceptance of another commit covers nothing here.
     again = find_regressions(results, commits, RULES)
     mark_accepted(again, [Acceptance("*", "+4%", "elsewhere", commits[2])])

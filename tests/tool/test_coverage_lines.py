@@ -13,7 +13,7 @@ from scripts.coverage import (
     uncovered_summary,
 )
 from scripts.gate.report import to_markdown
-from scripts.gate.verdict import Verdict
+from scripts.judging.verdict import Verdict
 
 
 def test_spans_and_the_summary_count_lines():

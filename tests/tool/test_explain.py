@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.counting.explain import _path, collect, normalise, operation_of
-from scripts.explain import diff, to_markdown
+from scripts.judging.differences import diff, to_markdown
 
 
 def test_statements_are_normalised():
@@ -83,7 +83,7 @@ def test_a_postgresql_plan_reads_node_by_node_without_its_costs():
 
 
 def test_target_apps_own_functions_lead_the_python_functions_that_moved():
-    from scripts.explain import diff
+    from scripts.judging.differences import diff
 
     side = {"sql": [], "plans": {}, "calls": {}, "retained": {}, "allocated": {}, "phases": {"view": 900_000}}
     base = {**side, "python_functions": {"flask/app.py:Flask.full_dispatch_request": 3_181_436,

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from tests_helpers import ROOT
 
-from scripts.asvtool import CommitResult
-from scripts.gate.judge import compare_results as judge
-from scripts.gate.judge import confirm_timings
 from scripts.gate.report import to_markdown
-from scripts.rules import Budget, load_rules
+from scripts.judging.judge import compare_results as judge
+from scripts.judging.judge import confirm_timings
+from scripts.judging.rules import Budget, load_rules
+from scripts.results import CommitResult
 
 # The project's counter, rate and track rules, with one global timing factor
 # and no budgets: the logic under test, not today's per-benchmark numbers.

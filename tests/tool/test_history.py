@@ -14,7 +14,7 @@ import pytest
 from asvrepo import ROOT, ThrowawayRepo
 
 from scripts.errors import UserError
-from scripts.history import format_duration, progress_line, select_commits
+from scripts.history.run import format_duration, progress_line, select_commits
 from scripts.site.publish import CDN_TO_LOCAL, localize_html
 
 
@@ -196,8 +196,8 @@ def test_interrupted_history_resumes_without_losing_anything(tmp_path):
 
 
 def test_a_commit_is_measured_again_for_the_benchmarks_whose_version_changed():
-    from scripts.asvtool import CommitResult
-    from scripts.history import stale_benchmarks
+    from scripts.history.run import stale_benchmarks
+    from scripts.results import CommitResult
 
     result = CommitResult("a" * 40, versions={"m.A.time_x": "1", "m.B.track_y": "abc"})
     assert stale_benchmarks(result, {"m.A.time_x": "1", "m.B.track_y": "abc"}) == []
@@ -208,7 +208,7 @@ def test_a_commit_is_measured_again_for_the_benchmarks_whose_version_changed():
 
 
 def test_error_lines_are_read_from_asv_output():
-    from scripts.history import ErrorLines
+    from scripts.history.run import ErrorLines
 
     out = """[50.00%] ··· Setting up exact:14                                  ok
 [50.00%] ··· bench_counters.SqlStatements.track_statements          1/12 failed

@@ -7,10 +7,10 @@ import sys
 
 from tests_helpers import ROOT
 
-from scripts.asvtool import CommitResult
 from scripts.calibrate import layout
 from scripts.calibrate.plants import plant_history
-from scripts.rules import load_rules
+from scripts.judging.rules import load_rules
+from scripts.results import CommitResult
 
 NAME = "bench_instructions.Instructions.track_instructions"
 OPS = ["'GET /'", "'cold_start'"]

@@ -130,7 +130,7 @@ def test_the_suite_runs_on_postgresql(tmp_path):
     """A smoke of the suite on PostgreSQL: one commit, the counters, kept apart from the SQLite history."""
     from asvrepo import ThrowawayRepo
 
-    from scripts.asvtool import load_results
+    from scripts.results import load_results
 
     repo = ThrowawayRepo(tmp_path / "repo")
     cmd = [sys.executable, "-m", "scripts", "history", "--repo", str(repo.path), "--db", "postgresql", "--machine",

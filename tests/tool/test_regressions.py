@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from tests_helpers import ROOT
 
-from scripts.asvtool import CommitResult
-from scripts.regressions import find_regressions, to_json, to_markdown
-from scripts.rules import load_rules
+from scripts.history.regressions import find_regressions, to_json, to_markdown
+from scripts.judging.rules import load_rules
+from scripts.results import CommitResult
 
 RULES = load_rules(ROOT)
 STMT = "bench_counters.SqlStatements.track_statements"
@@ -158,7 +158,7 @@ def test_a_same_code_history_lists_no_regression(tmp_path):
 
 
 def test_the_site_keeps_only_the_steps_the_list_has(tmp_path):
-    from scripts.regressions import Regression
+    from scripts.history.regressions import Regression
     from scripts.site.publish import keep_listed_regressions
 
     (tmp_path / "index.json").write_text(json.dumps({"revision_to_hash": {"3": "a" * 40, "5": "b" * 40}}))

@@ -1,4 +1,5 @@
-"""Results from several places in one history: shards merged, and results kept in a branch (scripts/results.py)."""
+"""Results from several places in one history: shards merged, and results kept in a branch
+(scripts/history/branch.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests_helpers import ROOT
 
 from scripts.cli import shard
 from scripts.errors import UserError
-from scripts.results import merge
+from scripts.history.branch import merge
 
 ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}
 COLUMNS = ["result", "params", "version", "started_at", "duration"]

@@ -10,7 +10,7 @@ import pytest
 from tests_helpers import ROOT, benchmark_ids
 
 from scripts.errors import UserError
-from scripts.rules import asv_thresholds, load_rules, write_asv_thresholds
+from scripts.judging.rules import asv_thresholds, load_rules, write_asv_thresholds
 
 RULES = load_rules(ROOT)
 IDS = {ident: ident.split("(")[0] for ident in benchmark_ids()}
@@ -40,7 +40,7 @@ def test_every_budget_sets_a_limit():
 
 
 def test_a_key_with_parameters_wins_over_the_name():
-    from scripts.rules import lookup
+    from scripts.judging.rules import lookup
 
     name = "bench_instructions.Instructions.track_instructions"
     table = {"*.track_instructions": "any", "*.track_instructions('user_lookup')": "lookup"}
@@ -111,7 +111,7 @@ def test_rules_command_lists_every_benchmark_id(capsys):
 
 
 def test_a_benchmark_id_is_built_and_parsed_in_one_place():
-    from scripts.ids import BenchmarkId, benchmark_id, is_missing, is_nan, is_timing
+    from scripts.suite import BenchmarkId, benchmark_id, is_missing, is_nan, is_timing
 
     ident = "bench_syscalls.SystemCalls.track_syscalls('POST /settings', 'fsync')"
     parsed = BenchmarkId.parse(ident)

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from asvrepo import ROOT, ThrowawayRepo, sh
 
-from scripts.asvtool import benchmark_id, load_results, param_labels
-from scripts.rules import load_rules
+from scripts.judging.rules import load_rules
+from scripts.results import load_results, param_labels
+from scripts.suite import benchmark_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.proof]
 ENV = {**os.environ, "SCRIPTS_NO_BOOTSTRAP": "1"}

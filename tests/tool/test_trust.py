@@ -6,7 +6,7 @@ import json
 
 from tests_helpers import ROOT
 
-from scripts.rules import load_rules
+from scripts.judging.rules import load_rules
 from scripts.site.trust import NAV_ITEM, PAGE, add_page, render
 
 RULES = load_rules(ROOT)

@@ -10,8 +10,8 @@ from tests_helpers import ROOT
 
 from scripts.asvtool import InstallErrors
 from scripts.gate.pull_request import name_the_unmeasurable
-from scripts.gate.verdict import Verdict
-from scripts.history import ErrorLines
+from scripts.history.run import ErrorLines
+from scripts.judging.verdict import Verdict
 from scripts.lockenv import why
 
 UV_NO_VERSION = """  × No solution found when resolving dependencies:

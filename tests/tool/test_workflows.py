@@ -141,7 +141,7 @@ def test_the_issue_text_is_the_regressions_entry(tmp_path):
     """What `regressions --json` gives is what the issues job posts, one issue per commit that regressed."""
     import json
 
-    from scripts.regressions import write_issues
+    from scripts.history.regressions import from_json, write_issues
 
     sample = [{"benchmark": "bench_counters.SqlStatements.track_statements('/api/users')", "commit": "c" * 40,
                "before_commit": "b" * 40, "before": 4, "after": 23, "unit": "", "kind": "counter",
@@ -149,7 +149,7 @@ def test_the_issue_text_is_the_regressions_entry(tmp_path):
               {"benchmark": "bench_pages.Routes.time_route('/api/settings')", "commit": "d" * 40,
                "before_commit": "c" * 40, "before": 0.002, "after": None, "unit": "seconds", "kind": "failed",
                "note": "RuntimeError: GET /api/settings answered 500", "ratio": None, "graph": ""}]
-    written = write_issues(json.loads(json.dumps(sample)), tmp_path, "https://example.test/site")
+    written = write_issues(from_json(json.loads(json.dumps(sample))), tmp_path, "https://example.test/site")
     assert [p.name for p in written] == ["001.md", "002.md"]
     assert (tmp_path / "001.title").read_text() == "Performance regression at cccccccc\n"
     body = (tmp_path / "001.md").read_text()

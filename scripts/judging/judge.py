@@ -1,6 +1,6 @@
 """How a head is judged against its base, one function per kind of benchmark.
 
-The numbers come from benchmarks/rules.toml (:mod:`scripts.rules`):
+The numbers come from benchmarks/rules.toml (:mod:`scripts.judging.rules`):
 
 - a **timing** regresses when it is slower by more than its factor *and*
   the difference is statistically significant (asv's Mann-Whitney test)
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 
-from scripts.accept import accepting
-from scripts.asvtool import CommitResult, param_labels
 from scripts.bootstrap import ROOT
-from scripts.gate.budgets import check_budgets
-from scripts.gate.verdict import Finding, Verdict
-from scripts.ids import is_nan
-from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.judging.accept import accepting
+from scripts.judging.budgets import check_budgets
+from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.judging.verdict import Finding, Verdict
+from scripts.results import CommitResult, param_labels
+from scripts.suite import INSTRUCTIONS, PHASES, is_nan
 
 
 def compare_results(
@@ -180,15 +180,13 @@ def judge_track(f: Finding, rules: Rules, factor: float) -> None:
         f.status = "improved"
 
 
-TOTALS = "bench_instructions.Instructions.track_instructions"
-PHASES = "bench_phases.Phases.track_phase_instructions"
 
 
 def judge_whole_first(findings: list[Finding]) -> None:
     """An operation is judged as a whole before its parts: where its instructions in total improved beyond
     their tolerance, a phase that rose is cost that moved between phases (status "moved"), not a
     regression. A phase still regresses where the total did not improve."""
-    improved = {f.params for f in findings if f.benchmark == TOTALS and f.status == "improved"}
+    improved = {f.params for f in findings if f.benchmark == INSTRUCTIONS and f.status == "improved"}
     for f in findings:
         operation = f.params.split(", ")[0] if f.benchmark == PHASES else None
         if f.status == "regressed" and operation in improved and f.after is not None:
@@ -197,7 +195,7 @@ def judge_whole_first(findings: list[Finding]) -> None:
 
 
 def apply_acceptances(verdict: Verdict, found: list) -> None:
-    """Regressions that an ``Accept-Regression`` trailer covers become "accepted" (scripts/accept.py); those it
+    """Regressions that an ``Accept-Regression`` trailer covers become "accepted" (scripts/judging/accept.py); those it
     names but does not cover stay regressions, and say how far the acceptance went."""
     for f in verdict.findings:
         if f.status != "regressed":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from scripts.asvtool import CommitResult, param_labels
-from scripts.gate.verdict import BudgetViolation
-from scripts.ids import BenchmarkId, benchmark_id, is_missing
-from scripts.rules import Budget
+from scripts.judging.rules import Budget
+from scripts.judging.verdict import BudgetViolation
+from scripts.results import CommitResult, param_labels
+from scripts.suite import BenchmarkId, benchmark_id, is_missing
 
 
 def check_budgets(head: CommitResult, budgets: tuple[Budget, ...] | list[Budget],

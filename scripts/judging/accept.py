@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 from scripts.errors import UserError
-from scripts.git import git_run
 
 TRAILER = "Accept-Regression"
 
@@ -75,27 +73,9 @@ def parse(value: str, commit: str = "") -> Acceptance:
     return Acceptance(pattern, bound, reason, commit)
 
 
-def acceptances(root: Path, commits: list[str]) -> list[Acceptance]:
-    """Every acceptance that ``commits`` carry in their messages."""
-    if not commits:
-        return []
-    fmt = f"%H%x00%(trailers:key={TRAILER},valueonly,separator=%x01)%x02"
-    proc = git_run(root, "log", "--no-walk=unsorted", f"--format={fmt}", *commits)
-    if proc.returncode != 0:
-        return []
-    out = []
-    for record in proc.stdout.split("\x02"):
-        if "\x00" not in record:
-            continue
-        sha, values = record.strip("\n").split("\x00", 1)
-        out += [parse(v.strip(), sha.strip()) for v in values.split("\x01") if v.strip()]
-    return out
-
-
-def between(root: Path, base: str, head: str) -> list[Acceptance]:
-    """The acceptances of the commits a pull request adds (``base..head``)."""
-    proc = git_run(root, "rev-list", f"{base}..{head}")
-    return acceptances(root, proc.stdout.split()) if proc.returncode == 0 else []
+def read(trailers: list[tuple[str, str]]) -> list[Acceptance]:
+    """The acceptances of (commit, trailer value) pairs, as :func:`scripts.git.trailers` reads them."""
+    return [parse(value, commit) for commit, value in trailers]
 
 
 def accepting(found: list[Acceptance], ident: str, before, after) -> tuple[Acceptance | None, Acceptance | None]:

@@ -1,4 +1,8 @@
-"""The vocabulary every command shares: a benchmark id, whether a benchmark is a timing, a missing value.
+"""The suite's names as the tool uses them, in one place: a benchmark id, the benchmarks the tool reads by
+name, whether a benchmark is a timing, a missing value, and the folders of .asv/ the suite and the tool share.
+
+The suite (benchmarks/) defines each of these; the tool cannot import it (it imports target_app), so
+tests/suite/test_names.py holds every name here against the suite's own definitions.
 
 A benchmark id is ``module.Class.method`` and, for one parameter
 combination, its values as asv stores them: ``bench_pages.Routes.time_route('/')``.
@@ -53,7 +57,23 @@ def is_missing(value) -> bool:
     return value is None or is_nan(value)
 
 
-# The site's page of each commit (scripts/site/commits.py writes them; the regressions list links to them).
+# The benchmarks the tool reads by name.
+INSTRUCTIONS = "bench_instructions.Instructions.track_instructions"
+PHASES = "bench_phases.Phases.track_phase_instructions"
+FUNCTIONS = "bench_phases.Functions.track_function_instructions"
+SYSCALLS = "bench_syscalls.SystemCalls.track_syscalls"
+RETAINED_BYTES = "bench_counters.RetainedBytes.track_retained_bytes"
+RETAINED_PER_INPUT = "bench_counters.RetainedPerInput.track_retained_blocks"
+STATEMENTS = "bench_counters.SqlStatements.track_statements"
+FORM_STATEMENTS = "bench_counters.FormStatements.track_statements"
+HOMEPAGE_TIME = "bench_pages.HomePage.time_homepage"
+# What callgrind measures: the modules whose benchmarks run under it.
+CALLGRIND_MODULES = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
+
+# The folders of .asv/: what the suite's runs keep per operation (benchmarks/counting/artefacts.py writes it),
+# the history's error lines per commit, and the site's page of each commit under the published html.
+ARTEFACTS_DIR = ".asv/artefacts"
+ERRORS_DIR = ".asv/errors"
 COMMIT_PAGES = "commits"
 
 

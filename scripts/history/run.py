@@ -1,4 +1,4 @@
-"""``history``: benchmark the commits of target_app and publish the site."""
+"""``history``: measure the commits of target_app, one asv run a commit, and say what happened to each."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.asvtool import ARTEFACTS_DIR, CommitResult, Project, load_results
+from scripts.asvtool import Project
 from scripts.coverage import commit_coverage
 from scripts.errors import UserError
 from scripts.git import commit_hash, git, revisions
-from scripts.regressions import ERRORS_DIR
-from scripts.site.publish import publish_site
+from scripts.results import CommitResult, load_results
+from scripts.suite import ARTEFACTS_DIR, ERRORS_DIR
 
 # What a commit ships: its code and its lock (a commit that only moves a pin is measured too).
 APP_PATHS = ("target_app", "requirements.lock")
@@ -214,11 +214,10 @@ def run_history(
     *,
     quick: bool = False,
     bench: list[str] | None = None,
-    publish: bool = True,
     callgrind: bool = True,
     out=sys.stdout,
 ) -> HistoryReport:
-    """Measure each commit not measured yet, one asv run per commit, then publish.
+    """Measure each commit not measured yet, one asv run per commit, and say what happened to each.
 
     A commit measured before is measured again only for the benchmarks whose
     version changed since (asv's ``--skip-existing`` keeps the rest), so a
@@ -247,7 +246,7 @@ def run_history(
                     artefacts=project.root / ARTEFACTS_DIR / machine / commit)
         report.seconds_per_commit.append(time.monotonic() - t0)
         report.measured.append(commit)
-        result = load_results(project.results_dir, machine).get(commit)
+        result = load_results(project.results_dir, machine, commit).get(commit)
         if result is None or result.build_failed:
             report.build_failures.append(commit)
         elif result.failed():
@@ -258,16 +257,10 @@ def run_history(
     if newest:
         keep_coverage(project.root / ARTEFACTS_DIR / machine / newest[-1], project.root, newest[-1], out)
     # Failures recorded in earlier runs count too: the run's verdict covers every commit asked for.
-    final = load_results(project.results_dir, machine)
     for commit in report.skipped_existing:
-        result = final.get(commit)
-        if result is None:
-            continue
+        result = existing[commit]
         if result.build_failed:
             report.build_failures.append(commit)
         elif result.failed():
             report.benchmark_failures[commit] = result.failed()
-    if publish:
-
-        report.site = publish_site(project)
     return report

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from scripts.ids import benchmark_id
+from scripts.suite import benchmark_id
 
-# "accepted": a regression the pull request accepts on purpose (scripts/accept.py); "moved": a part of an
+# "accepted": a regression the pull request accepts on purpose (scripts/judging/accept.py); "moved": a part of an
 # operation (a phase) that rose while the operation as a whole improved beyond its tolerance.
 Status = Literal["regressed", "improved", "unchanged", "failed", "fixed", "new", "missing", "accepted", "moved"]
 

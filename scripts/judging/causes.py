@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scripts.ids import BenchmarkId, benchmark_name, is_timing
+from scripts.suite import FUNCTIONS, INSTRUCTIONS, BenchmarkId, benchmark_name, is_timing
 
 SHOWN_OPERATIONS = 3
 EXACT = ("syscalls", "statements", "connections")
@@ -38,7 +38,7 @@ class Group:
 def operation_of(ident: str) -> str | None:
     """The operation a benchmark id measures, or None (a function over every operation, a live server)."""
     bid = BenchmarkId.parse(ident)
-    if not bid.params or bid.name.startswith(("bench_phases.Functions.", "bench_server.")):
+    if not bid.params or bid.name == FUNCTIONS or bid.name.startswith("bench_server."):
         return None
     first = bid.params.split(", ")[0].strip("'")
     if bid.name.startswith("bench_queries.BulkInsert."):
@@ -119,14 +119,14 @@ def describe(operations: list[str], items: Sequence) -> str:
     if statements:
         parts.append(" or ".join(f"{d:+g}" for d in statements) + " SQL statements"
                      + (" each" if len(operations) > 1 else ""))
-    totals = [i for i in numeric if benchmark_name(i.id).endswith(".track_instructions") and i.before]
+    totals = [i for i in numeric if benchmark_name(i.id) == INSTRUCTIONS and i.before]
     if totals:
         changes = sorted((i.after - i.before) / i.before for i in totals)
         parts.append(f"instructions {changes[0]:+.1%}" + (f" to {changes[-1]:+.1%}" if len(changes) > 1 else ""))
     phases = sorted({p[1] for i in items if (p := part_of[id(i)]) and p[0] == "phase"})
     if phases:
         parts.append("phases: " + ", ".join(phases))
-    functions = [i for i in numeric if benchmark_name(i.id) == "bench_phases.Functions.track_function_instructions"]
+    functions = [i for i in numeric if benchmark_name(i.id) == FUNCTIONS]
     for f in functions[:SHOWN_OPERATIONS]:
         parts.append(f"`{BenchmarkId.parse(f.id).params.strip(chr(39))}` {_pct(f)}")
     others = [i for i in items if part_of[id(i)] is not None and part_of[id(i)][0] not in

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from scripts.errors import UserError
-from scripts.ids import is_timing
+from scripts.suite import PHASES, is_timing
 
 RULES_FILE = Path("benchmarks") / "rules.toml"
 DEFAULT_FACTOR = 1.10
@@ -28,6 +28,10 @@ class Counter:
     relative: float = 0.0
     absolute: float = 0.0
     site: float | None = None
+
+    def moved(self, before: float, after: float) -> bool:
+        """Moved beyond the tolerance, either way (a component named in an explanation)."""
+        return abs(after - before) > self.relative * abs(before) + self.absolute
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ class Rules:
 
     def counter(self, ident: str, benchmark: str) -> Counter:
         return lookup(self.counters, ident, benchmark) or Counter()
+
+    def components(self) -> Counter:
+        """The tolerance a phase or a Python function is named by: the phase benchmark's."""
+        return self.counter(PHASES, PHASES)
 
     def rate(self, ident: str, benchmark: str) -> Rate:
         return lookup(self.rates, ident, benchmark) or Rate()

@@ -18,17 +18,16 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scripts.accept import acceptances, accepting
-from scripts.asvtool import CommitResult, Project, load_results, param_labels
-from scripts.causes import group
+from scripts.asvtool import Project
 from scripts.errors import UserError
-from scripts.gate.judge import compare_results
-from scripts.gate.report import _fmt as fmt
-from scripts.git import commit_hash, revisions
-from scripts.ids import benchmark_id, benchmark_name, commit_page, is_nan
-from scripts.rules import DEFAULT_FACTOR, Rules, load_rules
-
-ERRORS_DIR = Path(".asv") / "errors"
+from scripts.git import commit_hash, revisions, trailers
+from scripts.judging.accept import TRAILER, accepting, read
+from scripts.judging.causes import group
+from scripts.judging.judge import compare_results
+from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
+from scripts.judging.values import fmt
+from scripts.results import CommitResult, load_results, param_labels
+from scripts.suite import ERRORS_DIR, benchmark_id, benchmark_name, commit_page, is_nan
 
 
 @dataclass
@@ -41,10 +40,10 @@ class Regression:
     unit: str
     kind: str  # time, counter, rate, track, failed, build
     note: str = ""
-    accepted: str = ""  # why, when an Accept-Regression trailer of its commit covers it (scripts/accept.py)
+    accepted: str = ""  # why, when an Accept-Regression trailer of its commit covers it (scripts/judging/accept.py)
 
     @property
-    def id(self) -> str:  # what scripts.causes groups by
+    def id(self) -> str:  # what scripts.judging.causes groups by
         return self.benchmark
 
     @property
@@ -187,7 +186,7 @@ def current_regressions(project: Project, *, branch: str = "main", since: str | 
     if since:
         after = set(order[order.index(cut) + 1:])
         found = [r for r in found if r.commit in after]
-    mark_accepted(found, acceptances(project.root, sorted({r.commit for r in found if r.kind != "build"})))
+    mark_accepted(found, read(trailers(project.root, sorted({r.commit for r in found if r.kind != "build"}), TRAILER)))
     return found
 
 
@@ -212,10 +211,6 @@ def open_regressions(found: list[Regression]) -> list[Regression]:
     return [r for r in found if not r.accepted]
 
 
-def _fmt(value, unit: str) -> str:
-    return fmt(value, unit)
-
-
 def graph_url(site_url: str, r: Regression) -> str:
     if not site_url or r.kind == "build":
         return ""
@@ -231,8 +226,8 @@ def commit_url(site_url: str, r: Regression) -> str:
 
 def entry_markdown(r: Regression, site_url: str = "") -> str:
     """One regression as a Markdown table row."""
-    change = (f"{_fmt(r.before, r.unit)} → fails" if r.after is None and r.before is not None else
-              "does not build" if r.kind == "build" else f"{_fmt(r.before, r.unit)} → {_fmt(r.after, r.unit)}")
+    change = (f"{fmt(r.before, r.unit)} → fails" if r.after is None and r.before is not None else
+              "does not build" if r.kind == "build" else f"{fmt(r.before, r.unit)} → {fmt(r.after, r.unit)}")
     factor = f"×{r.ratio:.3g}" if r.ratio is not None else "–"
     url, page = graph_url(site_url, r), commit_url(site_url, r)
     note = (f"accepted on purpose, {r.accepted}" if r.accepted else r.note).replace("|", "\\|")
@@ -294,12 +289,15 @@ def issue_body(commit: str, found: list[Regression], site_url: str = "") -> str:
         "", "<!-- target_app-regression -->", ""])
 
 
-def write_issues(entries: list[dict], out: Path, site_url: str = "") -> list[Path]:
-    """``regressions --json`` entries -> ``out/NN.title`` and ``out/NN.md``, one pair per commit with a regression
-    that is not accepted."""
+def from_json(entries: list[dict]) -> list[Regression]:
+    """The regressions of ``regressions --json`` entries (read back from a file)."""
+    fields = set(Regression.__dataclass_fields__)
+    return [Regression(**{k: v for k, v in entry.items() if k in fields}) for entry in entries]
+
+
+def write_issues(found: list[Regression], out: Path, site_url: str = "") -> list[Path]:
+    """``out/NN.title`` and ``out/NN.md``, one pair per commit with a regression that is not accepted."""
     out.mkdir(parents=True, exist_ok=True)
-    fields = {f for f in Regression.__dataclass_fields__}
-    found = [Regression(**{k: v for k, v in entry.items() if k in fields}) for entry in entries]
     written = []
     for n, (commit, at) in enumerate(((c, a) for c, a in by_commit(found).items() if open_regressions(a)), 1):
         (out / f"{n:03d}.title").write_text(issue_title(commit) + "\n")
