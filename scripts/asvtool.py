@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scripts.bootstrap import ROOT
 from scripts.results import param_labels
-from scripts.suite import benchmark_id
+from scripts.suite import ARTEFACTS_VARIABLE, benchmark_id
 
 
 class AsvError(Exception):
@@ -176,8 +176,6 @@ def anchor_install_command(conf: dict, root: Path) -> None:
     conf["install_command"] = [c.replace("{conf_dir}", str(root.resolve())) for c in conf.get("install_command", [])]
 
 
-# benchmarks/counting/artefacts.py reads it (the suite is not imported here: it imports target_app).
-ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"
 
 
 def callgrind_env(on: bool) -> dict[str, str]:

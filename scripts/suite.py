@@ -73,6 +73,7 @@ CALLGRIND_MODULES = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
 # The folders of .asv/: what the suite's runs keep per operation (benchmarks/counting/artefacts.py writes it),
 # the history's error lines per commit, and the site's page of each commit under the published html.
 ARTEFACTS_DIR = ".asv/artefacts"
+ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"  # where a run tells the suite to keep them
 ERRORS_DIR = ".asv/errors"
 COMMIT_PAGES = "commits"
 

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 from benchmarks.counting import artefacts
-from scripts.asvtool import ARTEFACTS_VARIABLE
 from scripts.site.commits import PAGE, add_pages, function_changes, operation_page, sql_changes
-from scripts.suite import ARTEFACTS_DIR
+from scripts.suite import ARTEFACTS_DIR, ARTEFACTS_VARIABLE
 
 SELECT_USER = "SELECT users.id FROM users WHERE users.id = ?"
 SELECT_SETTINGS = "SELECT settings.key FROM settings WHERE settings.user_id = ?"

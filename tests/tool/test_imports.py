@@ -1,9 +1,12 @@
-"""The house's rooms: no import circle among the modules of scripts/ or benchmarks/, and every import of
-scripts/ at the top of its module (but the command line's, which must start before .venv exists)."""
+"""The house's rooms: no import circle among the modules of scripts/ or benchmarks/; scripts/ in floors that
+read as its pipeline (measure, judge, then publish or gate), each importing only from its own floor or below;
+and every import of scripts/ at the top of its module (but the command line's, which must start before .venv
+exists)."""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,49 @@ def test_every_import_of_scripts_is_at_the_top_of_its_module():
             if p.name not in ("cli.py", "__main__.py")
             for target, at_top in imports(p, "scripts") if not at_top]
     assert late == []
+
+
+# scripts/ from the bottom up. A module imports only from its own floor or below: the judge knows nothing of
+# asv runs, git, the history, the gate or the site; the history measures without publishing; the site and the
+# gate stand on both; the calibrations prove the gate; the command line ties them together.
+FLOORS = [
+    ["scripts", "scripts.errors", "scripts.bootstrap", "scripts.suite", "scripts.results", "scripts.lockenv",
+     "scripts.pr_comment"],
+    ["scripts.judging", "scripts.judging.*"],
+    ["scripts.git", "scripts.locks", "scripts.asvtool", "scripts.coverage", "scripts.postgres", "scripts.explain"],
+    ["scripts.history", "scripts.history.*"],
+    ["scripts.site", "scripts.site.*", "scripts.gate", "scripts.gate.*"],
+    ["scripts.calibrate", "scripts.calibrate.*"],
+    ["scripts.cli", "scripts.__main__"],
+]
+
+
+def floor_of(module: str) -> int | None:
+    return next((i for i, patterns in enumerate(FLOORS)
+                 if any(fnmatch.fnmatchcase(module, p) for p in patterns)), None)
+
+
+def upward(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Each import that runs from a floor up to a higher one."""
+    return sorted((a, b) for a, targets in edges.items() for b in targets if floor_of(b) > floor_of(a))
+
+
+def test_every_module_of_scripts_has_a_floor():
+    assert [m for m in graph("scripts") if floor_of(m) is None] == []
+
+
+def test_no_arrow_runs_back_up():
+    assert upward(graph("scripts")) == []
+
+
+def test_the_checker_finds_an_arrow_back_up():
+    """A sibling of the mistake the floors forbid: the judge reaching into the gate's report."""
+    edges = {"scripts.judging.judge": {"scripts.gate.report", "scripts.suite"}, "scripts.gate.report": set()}
+    assert upward(edges) == [("scripts.judging.judge", "scripts.gate.report")]
+
+
+def test_the_judge_imports_nothing_that_runs_or_publishes():
+    edges = graph("scripts")
+    reached = {t for m, targets in edges.items() if m.startswith("scripts.judging") for t in targets}
+    assert not {t for t in reached if t.startswith(("scripts.gate", "scripts.site", "scripts.history",
+                                                     "scripts.asvtool", "scripts.git"))}

@@ -1,0 +1,33 @@
+"""The suite's names as the tool spells them (scripts/suite.py) are the suite's own: each benchmark the tool
+reads by name exists under that name, and the folders and variables are the ones the suite uses."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from benchmarks.counting import artefacts
+from scripts import suite
+
+NAMED = [name for name in dir(suite) if name.isupper() and isinstance(getattr(suite, name), str)
+         and getattr(suite, name).startswith("bench_")]
+
+
+@pytest.mark.parametrize("constant", NAMED)
+def test_each_benchmark_the_tool_names_exists_in_the_suite(constant):
+    module, cls, method = getattr(suite, constant).split(".")
+    assert callable(getattr(getattr(importlib.import_module(f"benchmarks.{module}"), cls), method))
+
+
+def test_the_named_benchmarks_are_all_checked():
+    assert {"INSTRUCTIONS", "PHASES", "FUNCTIONS", "SYSCALLS", "RETAINED_PER_INPUT", "STATEMENTS"} <= set(NAMED)
+
+
+@pytest.mark.parametrize("prefix", suite.CALLGRIND_MODULES)
+def test_the_callgrind_modules_exist(prefix):
+    importlib.import_module(f"benchmarks.{prefix.rstrip('.')}")
+
+
+def test_the_artefacts_variable_is_the_one_the_suite_reads():
+    assert suite.ARTEFACTS_VARIABLE == artefacts.VARIABLE
