@@ -5,15 +5,13 @@ every run of the same commit, so any change is a real change in the code.
 """
 
 from .common import GET_ROUTES, fixture
-from .counting import (  # noqa: F401 - MAIN_ROUTES, per_route, retained_per_run importable from here as before
+from .counting import (
     MAIN_ROUTES,
     allocated_bytes,
     form_statements,
     measure_exact,
-    per_route,
     retained_bytes,
     retained_per_input,
-    retained_per_run,
     sql_statements,
 )
 from .operations import COVERING, DERIVED_NAMES, FORM_POSTS, OPERATIONS, ROUTE_NAMES, STREAM_NAMES
@@ -66,10 +64,10 @@ class SqlStatements(_ExactPerRoute):
 class AllocatedBytes(_ExactPerRoute):
     """Peak bytes allocated by Python while serving one request.
 
-    Measured with tracemalloc, the garbage collector paused, after warm-up
-    requests have filled every cache;
-    the median of five requests, rounded to 64 bytes so that a stray
-    allocator-alignment difference cannot flip the value.
+    Measured with tracemalloc, the garbage collector paused, after ``WARMUP``
+    requests have filled every cache: the least peak of ``SAMPLES`` requests,
+    rounded to whole KiB so that a stray allocator-alignment difference cannot
+    flip the value (benchmarks/counting/measures.py, ``peak_bytes``).
     """
 
     params = MAIN_ROUTES

@@ -8,14 +8,10 @@ tests/suite/test_coverage.py keeps it so). Needs valgrind, and is skipped
 without it or with TARGET_APP_BENCH_CALLGRIND=0 (``--no-callgrind``).
 """
 
-from .counting import (  # noqa: F401 - CHILD_PROGRAM, HEAVY, specs, split importable from here as before
-    CHILD_PROGRAM,
-    HEAVY,
+from .counting import (
     check,
     finish_instructions,
     measure_exact,
-    specs,
-    split,
     start_instructions,
 )
 from .operations import COLD_START, COVERING
@@ -61,7 +57,7 @@ class Instructions:
     # 5: each operation counted in a process of its own, forked from one
     # parent after the set-up, after 10 warm-ups; instrumentation switched by
     # callgrind's client requests; the work inside find_name_in_mro and the
-    # allocators left out (benchmarks/counting/callgrind.py, EXCLUDED), so that a
+    # allocators left out (benchmarks/counting/dump.py, EXCLUDED), so that a
     # count no longer moves when unrelated code does (calibrate --layout).
     # 4: the child runs from links of a fixed length (benchmarks/counting/callgrind.py,
     # stable_paths), so a count no longer depends on where the clone is.

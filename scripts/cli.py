@@ -36,7 +36,7 @@ def _project(args: argparse.Namespace):
     another machine name: the SQLite history stays as it was)."""
     from scripts.asvtool import Project
 
-    root = Path(args.repo).resolve()
+    root = args.repo
     # The run-wide settings go into this process's environment here, once,
     # and nowhere below: asv and the suite read them from there.
     if getattr(args, "db", "sqlite") == "postgresql":
@@ -81,7 +81,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_lock(args: argparse.Namespace) -> int:
     from scripts.locks import main_lock
 
-    return main_lock(Path(args.repo).resolve(), upgrade=args.upgrade_package, upgrade_all=args.upgrade,
+    return main_lock(args.repo, upgrade=args.upgrade_package, upgrade_all=args.upgrade,
                      check=args.check)
 
 
@@ -100,10 +100,9 @@ def shard(commits: list[str], spec: str) -> list[str]:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.history.branch import merge
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     dest = Path(args.into).resolve() if args.into else project.results_dir
     report = merge([Path(d).resolve() for d in args.dirs], dest)
     print(report.summary())
@@ -130,7 +129,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_postgres(args: argparse.Namespace) -> int:
     from scripts.postgres import URL_VARIABLE, Cluster
 
-    cluster = Cluster(Path(args.repo).resolve())
+    cluster = Cluster(args.repo)
     if args.action == "start":
         url = cluster.start()
         print(f"[postgres] running in {cluster.folder}: {url}")
@@ -182,14 +181,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.calibrate.plants import PLANTS
     from scripts.calibrate.run import main_calibrate
 
     if args.layout:
         from scripts.calibrate.layout import main_layout
 
-        return main_layout(Project(Path(args.repo).resolve()), Path(args.out).resolve())
+        return main_layout(_project(args), Path(args.out).resolve())
     if args.sweep:
         from scripts.calibrate.sweep import KINDS, main_sweep
 
@@ -197,7 +195,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise UserError(f"unknown mutant kind(s): {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}")
-        return main_sweep(Project(Path(args.repo).resolve()), Path(args.out).resolve(), kinds=kinds,
+        return main_sweep(_project(args), Path(args.out).resolve(), kinds=kinds,
                           routes=args.routes, quick=args.quick)
 
     wanted = set(args.plants.split(",")) if args.plants else None
@@ -208,7 +206,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                             f"{', '.join(p.key for p in PLANTS)}")
     plants = tuple(p for p in PLANTS if wanted is None or p.key in wanted)
     return main_calibrate(
-        Project(Path(args.repo).resolve()),
+        _project(args),
         Path(args.out).resolve(),
         factor=args.factor,
         aa=args.aa,
@@ -240,13 +238,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import json
     import re
 
-    from scripts.asvtool import Project
     from scripts.explain import explain
     from scripts.git import commit_hash
     from scripts.judging.differences import report
     from scripts.locks import changes_between
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     wanted = [i for i in project.benchmark_ids() if not args.bench or any(re.search(r, i) for r in args.bench)]
     if not wanted:
         raise UserError(f"no benchmark matches {' or '.join(args.bench)}")
@@ -264,10 +261,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.judging.rules import RULES_FILE, asv_thresholds, load_rules, write_asv_thresholds
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     rules = load_rules(project.root)
     ids = project.benchmark_ids()
     if args.write_asv_conf:
@@ -282,33 +278,23 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.history.regressions import current_regressions
     from scripts.site.publish import publish_site
 
-    project = Project(Path(args.repo).resolve())
+    project = _project(args)
     site = publish_site(project, current_regressions(project))
     print(f"site: {site / 'index.html'}")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from scripts.asvtool import Project
     from scripts.site.publish import serve
 
     try:
-        serve(Project(Path(args.repo).resolve()).html_dir, port=args.port)
+        serve(_project(args).html_dir, port=args.port)
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def _bench(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bench", action="append", metavar="REGEX", help="only benchmarks matching REGEX (repeatable)")
-
-
-def _quick(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="one sample per benchmark (a smoke test: timings mean nothing)")
 
 
 def _no_callgrind(p: argparse.ArgumentParser,
@@ -316,14 +302,24 @@ def _no_callgrind(p: argparse.ArgumentParser,
     p.add_argument("--no-callgrind", action="store_true", help=what)
 
 
-def _db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite",
-                   help="the database the suite runs on (default sqlite; postgresql: the server of "
-                        "`postgres start` or TARGET_APP_POSTGRES_URL, kept as machine NAME-postgresql)")
+def _shared() -> dict[str, argparse.ArgumentParser]:
+    """The options several commands share, each defined once, as parent parsers."""
+    def parent(*args, **kwargs) -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument(*args, **kwargs)
+        return p
 
-
-def _repo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--repo", default=str(ROOT), help=argparse.SUPPRESS)
+    return {
+        # Every command works on the repository at --repo (the tests' throwaway ones), resolved once here.
+        "repo": parent("--repo", type=lambda s: Path(s).resolve(), default=ROOT, help=argparse.SUPPRESS),
+        "bench": parent("--bench", action="append", metavar="REGEX",
+                        help="only benchmarks matching REGEX (repeatable)"),
+        "quick": parent("--quick", action="store_true",
+                        help="one sample per benchmark (a smoke test: timings mean nothing)"),
+        "db": parent("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                     help="the database the suite runs on (default sqlite; postgresql: the server of "
+                          "`postgres start` or TARGET_APP_POSTGRES_URL, kept as machine NAME-postgresql)"),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark target_app's history, gate pull requests, and prove it (README.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    shared = _shared()
 
     p = sub.add_parser("test", help="set up .venv and run the linters and the tests; other options go to pytest")
     p.set_defaults(func=cmd_test, passthrough=True)
@@ -339,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("setup", help="create .venv and install everything, then stop")
     p.set_defaults(func=cmd_setup)
 
-    p = sub.add_parser("history", help="benchmark commits of target_app and publish the site")
+    p = sub.add_parser("history", parents=[shared["repo"], shared["bench"], shared["quick"], shared["db"]],
+                       help="measure commits of target_app, then publish the site and list the regressions")
     p.add_argument("--last", type=int, default=8, metavar="N",
                    help="the last N commits on main that changed target_app (default 8)")
     p.add_argument("--all", action="store_true", help="every commit on main that changed target_app")
@@ -347,19 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--range", metavar="A..B", help="a git revision range instead of the last N")
     p.add_argument("--tags", action="store_true", help="the tagged commits on main")
     p.add_argument("--hashfile", metavar="FILE", help="a file of commit hashes, one per line")
-    _bench(p)
-    _quick(p)
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
     p.add_argument("--shard", metavar="K/N", help="measure only the K-th of N interleaved slices of the commits "
                                                   "(merge the shards' results with `merge`)")
     p.add_argument("--machine", metavar="NAME", help="the asv machine name (every shard of a history uses the same)")
-    _db(p)
     _no_callgrind(p)
-    p.add_argument("--callgrind", action="store_true", help=argparse.SUPPRESS)  # the default since 2026-11-28
-    _repo(p)
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("compare", help="gate HEAD against its merge base with BASE: exit 0, 1 or 2")
+    p = sub.add_parser("compare", parents=[shared["repo"], shared["bench"], shared["quick"], shared["db"]],
+                       help="gate HEAD against its merge base with BASE: exit 0, 1 or 2")
     p.add_argument("base", help="the base revision (its merge base with HEAD is measured)")
     p.add_argument("head", help="the head revision")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
@@ -369,8 +363,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-results", metavar="DIR", help="results folder holding BASE (e.g. an A/A rerun)")
     p.add_argument("--head-results", metavar="DIR", help="results folder holding HEAD")
     p.add_argument("--no-merge-base", action="store_true", help="measure BASE itself, not the merge base")
-    _bench(p)
-    _quick(p)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per benchmark (3)")
     p.add_argument("--enforce-budgets", action="store_true", help="every violated budget fails the gate")
     p.add_argument("--no-confirm", action="store_true",
@@ -382,93 +374,88 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown here")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON here")
     p.add_argument("--site-url", default="", help="history site URL for graph links")
-    _db(p)
-    _repo(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("calibrate", help="plant regressions in a throwaway history and prove they are caught")
+    p = sub.add_parser("calibrate", parents=[shared["repo"], shared["bench"], shared["quick"]],
+                       help="plant regressions in a throwaway history and prove they are caught")
     p.add_argument("--out", default=str(ROOT / ".asv" / "calibration"), help="report folder")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR)
     p.add_argument("--aa", type=int, default=6, metavar="K", help="same-code runs of one commit (0 skips)")
     p.add_argument("--plants", metavar="KEYS", help="comma-separated subset, e.g. a,c,noop1 (default: all)")
-    _bench(p)
-    _quick(p)
     p.add_argument("--no-bisect", action="store_true", help="skip the asv find checks")
     _no_callgrind(p)
     p.add_argument("--sweep", action="store_true",
-                   help="instead: plant cpu, sql, n_plus_1, leak and io mutants in every route's view and report the "
-                        "kill rate (counters and instruction counts only)")
+                   help="instead: plant mutants of each kind (cpu, sql, a cache...) in every route's view and report "
+                        "the kill rate (counters and instruction counts only)")
     p.add_argument("--layout", action="store_true",
                    help="instead: commit layout-only changes (unused code, reordered imports, longer docstrings...) "
                         "and report how far each instruction count moves")
     p.add_argument("--routes", metavar="REGEX", help="with --sweep: only the endpoints matching REGEX")
-    p.add_argument("--kinds", metavar="KINDS", help="with --sweep: comma-separated subset of cpu,sql,n_plus_1,leak,io")
-    _repo(p)
+    p.add_argument("--kinds", metavar="KINDS",
+                   help="with --sweep: a comma-separated subset of the mutant kinds (all by default; a kind it "
+                        "does not know is refused with the list)")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("regressions", help="the history's current regressions: exit 0 when none, 1 when some")
+    p = sub.add_parser("regressions", parents=[shared["repo"], shared["db"]],
+                       help="the history's current regressions: exit 0 when none, 1 when some")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.add_argument("--since", metavar="REV", help="only regressions that started after REV")
     p.add_argument("--site-url", default="", help="history site URL for graph links")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")
-    p.add_argument("--issues", metavar="DIR", help="also write one issue title and text per regression into DIR")
-    _db(p)
-    _repo(p)
+    p.add_argument("--issues", metavar="DIR",
+                   help="also write one issue title and text per commit that regressed into DIR")
     p.set_defaults(func=cmd_regressions)
 
-    p = sub.add_parser("explain", help="why benchmarks changed between BASE and HEAD: statements, plans, "
-                                       "call counts and allocation sites, per operation")
+    p = sub.add_parser("explain", parents=[shared["repo"], shared["bench"]],
+                       help="why benchmarks changed between BASE and HEAD: statements, plans, "
+                            "call counts and allocation sites, per operation")
     p.add_argument("base", help="the base revision")
     p.add_argument("head", help="the head revision")
-    _bench(p)
     p.add_argument("--json", metavar="FILE", help="also write the explanation as JSON")
     _no_callgrind(p, "skip counting each operation's instructions by function under callgrind (on by default "
                      "where valgrind is installed; about 10 s a side)")
-    _repo(p)
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("lock", help="regenerate requirements.lock (what target_app ships) from pyproject.toml")
+    p = sub.add_parser("lock", parents=[shared["repo"]],
+                       help="regenerate requirements.lock (what target_app ships) from pyproject.toml")
     p.add_argument("--upgrade-package", "-P", action="append", metavar="NAME",
                    help="let this package move to its newest allowed version (repeatable)")
     p.add_argument("--upgrade", action="store_true", help="let every package move to its newest allowed version")
     p.add_argument("--check", action="store_true", help="change nothing: exit 1 if the lock disagrees with "
                                                         "pyproject.toml")
-    _repo(p)
     p.set_defaults(func=cmd_lock)
 
-    p = sub.add_parser("rules", help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
+    p = sub.add_parser("rules", parents=[shared["repo"]],
+                       help="every benchmark id and the rule that judges it (benchmarks/rules.toml)")
     p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help="the gate's global timing factor")
     p.add_argument("--write-asv-conf", action="store_true",
                    help="regenerate asv.conf.json's regressions_thresholds from the rules")
-    _repo(p)
     p.set_defaults(func=cmd_rules)
 
-    p = sub.add_parser("merge", help="merge results folders (a sharded history's) into .asv/results")
+    p = sub.add_parser("merge", parents=[shared["repo"]],
+                       help="merge results folders (a sharded history's) into .asv/results")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="an asv results folder (holding <machine>/machine.json)")
     p.add_argument("--into", metavar="DIR", help="the folder to merge into (default: the history's .asv/results)")
-    _repo(p)
     p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("results", help="keep .asv/results in a branch of this repository: pull or push")
+    p = sub.add_parser("results", parents=[shared["repo"]],
+                       help="keep .asv/results in a branch of this repository: pull or push")
     p.add_argument("action", choices=["pull", "push"])
     p.add_argument("--branch", default="benchmark-results", help="the results branch (default benchmark-results)")
     p.add_argument("--remote", default="origin", help="the remote that holds it (default origin)")
     p.add_argument("--machine", metavar="NAME", help="push: the machine whose folder is pushed (default: this one's)")
-    _repo(p)
     p.set_defaults(func=cmd_results)
 
-    p = sub.add_parser("postgres", help="the suite's own PostgreSQL cluster in .asv/postgres: start, stop, status")
+    p = sub.add_parser("postgres", parents=[shared["repo"]],
+                       help="the suite's own PostgreSQL cluster in .asv/postgres: start, stop, status")
     p.add_argument("action", choices=["start", "stop", "status"])
-    _repo(p)
     p.set_defaults(func=cmd_postgres)
 
-    p = sub.add_parser("publish", help="publish the site from the recorded results")
-    _repo(p)
+    p = sub.add_parser("publish", parents=[shared["repo"]], help="publish the site from the recorded results")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("serve", help="serve the published site on 127.0.0.1")
+    p = sub.add_parser("serve", parents=[shared["repo"]], help="serve the published site on 127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    _repo(p)
     p.set_defaults(func=cmd_serve)
     return parser
 

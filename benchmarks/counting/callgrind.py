@@ -36,36 +36,22 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .child import PROGRAM, Spec, _spec, child_script  # noqa: F401 - importable from here as before
-from .dump import (  # noqa: F401 - the dump reader, importable from here as before
-    EXCLUDED,
+from .child import Spec, _spec, child_script
+from .dump import (
     KINDS,
     Dump,
     dumps_by_process,
-    excluded_cost,
-    function_costs,
     inclusive_costs,
     measured_dumps,
     parse_dumps,
     per_operation,
     read_dump,
-    syscall_counts,
     syscalls_of,
     top_functions,
 )
-from .libs import REQUESTS_SOURCE, compiled, requests_library, trampolines_library  # noqa: F401
+from .libs import requests_library
 from .phases import PREFIX
-from .slots import (  # noqa: F401 - importable from here as before
-    HASH_SEED,
-    KEPT_PREFIXES,
-    KEPT_VARIABLES,
-    SLOTS,
-    STABLE_VARIABLES,
-    child_environment,
-    claim_slot,
-    release_slot,
-    stable_paths,
-)
+from .slots import child_environment, claim_slot, release_slot, stable_paths
 
 DISABLE_VARIABLE = "TARGET_APP_BENCH_CALLGRIND"
 

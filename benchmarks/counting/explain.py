@@ -216,7 +216,8 @@ def collect_functions(names: list[str], top: int = FUNCTIONS_KEPT) -> dict[str, 
     """Operation -> its top functions by self and inclusive instructions per run, and its system calls per
     run by call site (``{}`` without valgrind)."""
     from ..common import CHEAP_HASH, bench_db, remove_db
-    from .callgrind import trampolines_library, valgrind
+    from .callgrind import valgrind
+    from .libs import trampolines_library
     from .measures import by_phase, counting, environment
 
     try:

@@ -27,7 +27,9 @@ from ..operations import (
 )
 from ..outcomes import STREAM_VALUES
 from . import artefacts, phases
-from .callgrind import Count, Spec, trampolines_library, valgrind
+from .callgrind import Count, valgrind
+from .child import Spec
+from .libs import trampolines_library
 from .plans import QueryCosts
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
@@ -64,14 +66,6 @@ def per_route(routes, measure) -> dict:
         except Exception as exc:  # noqa: BLE001 - recorded, and raised for this route alone
             out[route] = ("fail", f"{type(exc).__name__}: {exc}")
     return out
-
-
-def check_route(cache, route) -> None:
-    """Skip or fail ``route`` the way its measurement did (see :func:`per_route`)."""
-    value = cache[route]
-    if isinstance(value, tuple):
-        kind, message = value
-        raise (NotImplementedError if kind == "skip" else RuntimeError)(message)
 
 
 def sql_statements(routes=GET_ROUTES) -> dict:

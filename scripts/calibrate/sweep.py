@@ -54,57 +54,6 @@ MEASURED_BY = {"cpu": INSTRUCTION_BENCHMARKS, "io": SYSCALL_BENCHMARKS}
 # Run in the clone, by the project's interpreter: the app's URL map, where
 # each view's body starts, which operations of the suite reach each view,
 # and what one element of sum(range(N)) costs under callgrind.
-DISCOVER = r"""
-import ast, inspect, json, sys
-from pathlib import Path
-root = Path(sys.argv[1]).resolve()
-sys.path.insert(0, str(root))
-from target_app import create_app
-from target_app.config import TestConfig
-try:  # the operations written by hand reach each view's body; the derived outcomes mostly end before it
-    from benchmarks.operations import WRITTEN as ROUTES
-except ImportError:  # a suite from before the derived outcomes
-    from benchmarks.operations import ROUTES
-try:
-    from benchmarks.operations import STREAMS
-except ImportError:  # a suite from before the derived input streams
-    STREAMS = []
-from benchmarks.counting import count_instructions
-app = create_app(TestConfig)
-adapter = app.url_map.bind("localhost")
-ops = {}
-for op in ROUTES:
-    method, path = op.name.split(" ")[:2]
-    endpoint, _ = adapter.match(path.split("?")[0], method=method)
-    ops.setdefault(endpoint, []).append(op.name)
-inputs = {}
-endpoint_of = {(rule.rule, method): rule.endpoint for rule in app.url_map.iter_rules() for method in rule.methods}
-for each in STREAMS:
-    if (each.rule, each.method) in endpoint_of:
-        inputs.setdefault(endpoint_of[each.rule, each.method], []).append(each.name)
-views = {}
-for rule in app.url_map.iter_rules():
-    if rule.endpoint == "static" or rule.endpoint in views:
-        continue
-    fn = inspect.unwrap(app.view_functions[rule.endpoint])
-    source = Path(inspect.getsourcefile(fn)).resolve()
-    tree = ast.parse(source.read_text())
-    node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == fn.__name__
-                and n.lineno <= fn.__code__.co_firstlineno + len(n.decorator_list) and n.body)
-    body = node.body
-    first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(
-        getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str) else body[0]
-    views[rule.endpoint] = {"rule": rule.rule, "methods": sorted(rule.methods - {"HEAD", "OPTIONS"}),
-                            "file": str(source.relative_to(root)), "line": first.lineno,
-                            "indent": first.col_offset, "ops": ops.get(rule.endpoint, []),
-                            "inputs": inputs.get(rule.endpoint, [])}
-per_element = count_instructions({"k": "sum(range(20000))"}, repeat=1, warmup=1)["k"] / 20000
-import target_app
-assert Path(target_app.__file__).resolve().is_relative_to(root), target_app.__file__
-print(json.dumps({"views": views, "per_element": per_element}))
-"""
-
-
 @dataclass
 class Mutant:
     endpoint: str
@@ -189,8 +138,9 @@ def expected_ids(kind: str, ops: list[str], inputs: list[str] = ()) -> list[str]
 
 
 def discover(repo: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", DISCOVER, str(repo)], cwd=repo, text=True, capture_output=True,
-                          env={**os.environ, **callgrind_env(True)})
+    """The views of the clone's app and what they reach (benchmarks/views.py, run from the clone)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.views", str(repo)], cwd=repo, text=True,
+                          capture_output=True, env={**os.environ, **callgrind_env(True)})
     if proc.returncode != 0:
         raise UserError(f"could not read the app's routes: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

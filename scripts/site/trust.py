@@ -15,12 +15,11 @@ from markupsafe import Markup
 from scripts.judging.layout import LayoutReport
 from scripts.judging.rules import Rules
 from scripts.site import pages
-from scripts.site.pages import link_from_asv_pages, nav_item
+from scripts.site.pages import link_from_asv_pages
 from scripts.suite import INSTRUCTIONS, benchmark_name
 
 PAGE = "trust.html"
 CALIBRATION = Path(".asv") / "calibration"
-NAV_ITEM = nav_item(PAGE, "How far to trust it", "nav-li-trust")
 
 
 def _read(path: Path) -> dict | None:

@@ -144,7 +144,8 @@ def test_statement_counts_are_known_and_repeatable():
 
 
 def test_a_failing_route_fails_alone_and_a_missing_one_skips():
-    from benchmarks.bench_counters import check_route, per_route
+    from benchmarks.bench_counters import check_route
+    from benchmarks.counting.measures import per_route
 
     def measure(route):
         if route == "gone":

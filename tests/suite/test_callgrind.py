@@ -7,12 +7,13 @@ import shutil
 
 import pytest
 
-from benchmarks.counting import callgrind
+from benchmarks.counting import callgrind, child
+from benchmarks.counting import dump as reader
 
 
 def test_child_script_measures_each_operation_in_a_forked_process_between_markers():
-    ops = {"a": "x = 1", "b-c": callgrind.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
-    script = callgrind.child_script(ops, "import sys", repeat=5, warmup=2, phased={"a": 1})
+    ops = {"a": "x = 1", "b-c": child.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
+    script = child.child_script(ops, "import sys", repeat=5, warmup=2, phased={"a": 1})
     compile(script, "<child>", "exec")
     # One pair of markers around all runs, or one around each run with a prepare step; and the end of a run
     # by phase, which starts at a reset.
@@ -24,13 +25,13 @@ def test_child_script_measures_each_operation_in_a_forked_process_between_marker
     assert "_measure(0, _op_a, lambda: None, 2, 5, False, 1)" in script  # then by phase, after 1 warm-up
     assert "_measure(1, _op_b_c, lambda: (2), 1, 3, True)" in script
     assert script.index("import sys") < script.index("_gc.freeze()") < script.index("_measure(0,")
-    child = script[script.index("def _child"):script.index("def _measure")]
-    assert child.index("_warmup") < child.index('_instrument("on")') < child.index("_os.getppid()")
+    body = script[script.index("def _child"):script.index("def _measure")]
+    assert body.index("_warmup") < body.index('_instrument("on")') < body.index("_os.getppid()")
 
 
 def test_child_script_measures_first_before_setup():
-    first = {"cold": callgrind.Spec("import json", repeat=1, warmup=0)}
-    script = callgrind.child_script({"a": "x = 1"}, "SETUP = 1", prelude="import os", first=first)
+    first = {"cold": child.Spec("import json", repeat=1, warmup=0)}
+    script = child.child_script({"a": "x = 1"}, "SETUP = 1", prelude="import os", first=first)
     compile(script, "<child>", "exec")
     assert script.index("import os") < script.index('\n_instrument("on")\n') < script.index("def _op_cold") < \
         script.index('\n_instrument("off")\n') < script.index("SETUP = 1")
@@ -38,13 +39,13 @@ def test_child_script_measures_first_before_setup():
 
 def test_per_operation_takes_the_dump_at_every_second_marker():
     # dump 0: start-up and warm-ups; 1: a x 10; 2: between; 3: b run 1; 4: b's prepare; 5: b run 2; 6: exit
-    ops = {"a": callgrind.Spec("a", repeat=10), "b": callgrind.Spec("b", prepare="p", repeat=2)}
+    ops = {"a": child.Spec("a", repeat=10), "b": child.Spec("b", prepare="p", repeat=2)}
     totals = [1_650_000_000, 21_000_000, 5_000_000, 300_000, 7_000_000, 310_000, 10_000]
-    assert callgrind.per_operation(ops, totals) == {"a": 2_100_000.0, "b": 305_000.0}
+    assert reader.per_operation(ops, totals) == {"a": 2_100_000.0, "b": 305_000.0}
     with pytest.raises(RuntimeError, match="expected 7 callgrind dumps, got 6"):
-        callgrind.per_operation(ops, totals[:6])
+        reader.per_operation(ops, totals[:6])
     with pytest.raises(RuntimeError, match="got 8"):  # a stray marker would shift every operation
-        callgrind.per_operation(ops, totals + [1])
+        reader.per_operation(ops, totals + [1])
 
 
 def test_parse_dumps_reads_totals_in_dump_order(tmp_path):
@@ -52,12 +53,12 @@ def test_parse_dumps_reads_totals_in_dump_order(tmp_path):
         (tmp_path / f"cg.out.77.{n}").write_text(f"events: Ir\nfn=x\n0 {total}\ntotals: {total}\n")
     (tmp_path / "cg.out.77").write_text("events: Ir\nsummary: 10\n")  # written at exit: last
     (tmp_path / "cg.out.78.1").write_text("events: Ir\nsummary: 5\n")  # another process
-    dumps = callgrind.dumps_by_process(tmp_path)
+    dumps = reader.dumps_by_process(tmp_path)
     assert set(dumps) == {77, 78}
-    assert callgrind.parse_dumps(dumps[77]) == [20, 30, 40, 10]
+    assert reader.parse_dumps(dumps[77]) == [20, 30, 40, 10]
     (tmp_path / "cg.out.77.11").write_text("events: Ir\n")
     with pytest.raises(RuntimeError, match="no totals"):
-        callgrind.parse_dumps(callgrind.dumps_by_process(tmp_path)[77])
+        reader.parse_dumps(reader.dumps_by_process(tmp_path)[77])
 
 
 DUMP = """version: 1
@@ -89,13 +90,13 @@ totals: 1051
 def test_function_costs_splits_self_from_inclusive_and_counts_recursion_once(tmp_path):
     dump = tmp_path / "cg.out.1"
     dump.write_text(DUMP)
-    own, inclusive = callgrind.function_costs(dump)
+    own, inclusive = reader.function_costs(dump)
     # Self: every level of a recursive function under its plain name.
     assert own == {"_PyEval_EvalFrameDefault": 450, "builtin_sum": 500, "0x0000000004936718": 1}
     # Inclusive: the calls into a function's first level; the eval loop entered
     # before the dump began has none, and its re-entry is inside builtin_sum's.
     assert inclusive == {"builtin_sum": 600}
-    top = callgrind.top_functions([callgrind.read_dump(dump)] * 2, runs=2, top=2)
+    top = reader.top_functions([reader.read_dump(dump)] * 2, runs=2, top=2)
     assert top == {"self": [["builtin_sum", 500], ["_PyEval_EvalFrameDefault", 450]],
                    "inclusive": [["builtin_sum", 600]]}
 
@@ -103,18 +104,18 @@ def test_function_costs_splits_self_from_inclusive_and_counts_recursion_once(tmp
 def test_inclusive_costs_reads_what_function_costs_reads_for_one_prefix(tmp_path):
     dump = tmp_path / "cg.out.1"
     dump.write_text(DUMP.replace("builtin_sum", "cg_phase_007") + "fn=x\ncfn=cg_phase_007\ncalls=1 0\n+2 25 3 4\n")
-    assert callgrind.inclusive_costs(dump, "cg_phase_") == {"cg_phase_007": 625}
-    assert callgrind.inclusive_costs(dump, "cg_phase_") == {
-        k: v for k, v in callgrind.function_costs(dump)[1].items() if k.startswith("cg_phase_")}
+    assert reader.inclusive_costs(dump, "cg_phase_") == {"cg_phase_007": 625}
+    assert reader.inclusive_costs(dump, "cg_phase_") == {
+        k: v for k, v in reader.function_costs(dump)[1].items() if k.startswith("cg_phase_")}
     # The eval loop's re-entry is not a first level.
-    assert callgrind.inclusive_costs(dump, "_PyEval") == {}
+    assert reader.inclusive_costs(dump, "_PyEval") == {}
 
 
 def test_measured_dumps_name_each_operations_dumps():
-    ops = {"a": callgrind.Spec("x", repeat=3), "b": callgrind.Spec("y", prepare="p()", repeat=2)}
-    assert callgrind.measured_dumps(ops, 7) == {"a": [1], "b": [3, 5]}
+    ops = {"a": child.Spec("x", repeat=3), "b": child.Spec("y", prepare="p()", repeat=2)}
+    assert reader.measured_dumps(ops, 7) == {"a": [1], "b": [3, 5]}
     with pytest.raises(RuntimeError, match="expected 7 callgrind dumps, got 6"):
-        callgrind.measured_dumps(ops, 6)
+        reader.measured_dumps(ops, 6)
 
 
 def test_excluded_cost_is_the_inclusive_cost_of_calls_into_address_dependent_work(tmp_path):
@@ -140,7 +141,7 @@ totals: 410
     # Into find_name_in_mro from _PyType_Lookup: 300 (its call into the
     # allocator is inside those 300, not counted again); into the allocator
     # from builtin_sum: 60, under its plain name.
-    assert callgrind.excluded_cost(dump) == 360
+    assert reader.excluded_cost(dump) == 360
 
 
 def test_switch_and_missing_valgrind_skip(monkeypatch):
@@ -217,7 +218,7 @@ def test_an_operation_counts_the_same_whatever_ran_before_it():
 
 
 def test_every_operation_is_counted_in_exactly_one_group():
-    from benchmarks.bench_instructions import split
+    from benchmarks.counting.measures import split
     from benchmarks.operations import COVERING
 
     names = [name for group in split(list(COVERING)) for name in group]
@@ -229,7 +230,7 @@ def test_every_operation_is_counted_in_exactly_one_group():
 def test_an_operation_missing_at_this_commit_is_left_out_and_the_rest_still_line_up():
     ops = {"small": "sum(range(1000))", "missing": "raise NotImplementedError('not here')",
            "broken": "1 / 0",
-           "prepared": callgrind.Spec("sum(range(_p))", prepare="10000", repeat=3, warmup=1)}
+           "prepared": child.Spec("sum(range(_p))", prepare="10000", repeat=3, warmup=1)}
     counts = callgrind.count_instructions(ops, repeat=3, warmup=1)
     assert set(counts) == {"small", "broken", "prepared"}
     assert counts["broken"] == "ZeroDivisionError: division by zero"
@@ -314,7 +315,7 @@ def test_what_an_operation_writes_to_the_kept_database_is_gone_before_the_next(t
     setup = (f"import sqlite3\n_c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
              "_c.execute('PRAGMA journal_mode=WAL')\n_c.execute('CREATE TABLE t (x)')\n"
              f"_keep({str(db)!r})")
-    ops = {name: callgrind.Spec(f"_w = sqlite3.connect({str(db)!r})\n_w.execute('INSERT INTO t VALUES (1)')\n"
+    ops = {name: child.Spec(f"_w = sqlite3.connect({str(db)!r})\n_w.execute('INSERT INTO t VALUES (1)')\n"
                                 "_w.commit()\nassert _w.execute('SELECT count(*) FROM t').fetchone()[0] == 1",
                                 repeat=1, warmup=0) for name in ("first", "second")}
     counts = callgrind.Count(ops, setup).start().finish()

@@ -15,9 +15,9 @@ from benchmarks.bench_counters import (
     OutcomeStatements,
     RetainedBytes,
     SqlStatements,
-    retained_per_run,
 )
 from benchmarks.bench_instructions import Instructions
+from benchmarks.counting.measures import retained_per_run
 from benchmarks.operations import OPERATIONS, ROUTES, TIMED, Operation, counting_context
 from target_app import create_app
 from target_app.config import TestConfig

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.counting import measures, phases
-from benchmarks.counting.callgrind import trampolines_library
+from benchmarks.counting.libs import trampolines_library
 from benchmarks.counting.phases import BASE, COMPILE, EXECUTE, LOAD, PHASES, RENDER, VIEW, Tracker, attribute
 
 needs_compiler = pytest.mark.skipif(not shutil.which("cc") and not shutil.which("gcc"), reason="no C compiler")
