@@ -1,7 +1,6 @@
-"""What ``calibrate --layout`` measured, as data: written by the calibration, read by the site's trust page.
-
-It lives apart from both (``scripts/calibrate/`` runs a history, which publishes the site, whose trust
-page reads this), so that neither imports the other.
+"""What ``calibrate --layout`` measured, as data: how far each instruction count, phase and function moved
+on commits that change only the code's layout. The calibration writes it; the site's trust page judges the
+largest moves against the phase tolerance.
 """
 
 from __future__ import annotations
