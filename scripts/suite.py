@@ -66,6 +66,9 @@ RETAINED_BYTES = "bench_counters.RetainedBytes.track_retained_bytes"
 RETAINED_PER_INPUT = "bench_counters.RetainedPerInput.track_retained_blocks"
 STATEMENTS = "bench_counters.SqlStatements.track_statements"
 FORM_STATEMENTS = "bench_counters.FormStatements.track_statements"
+OUTCOME_STATEMENTS = "bench_counters.OutcomeStatements.track_statements"
+# The counters of SQL statements per operation: pages, forms, derived outcomes.
+STATEMENT_COUNTERS = (STATEMENTS, FORM_STATEMENTS, OUTCOME_STATEMENTS)
 HOMEPAGE_TIME = "bench_pages.HomePage.time_homepage"
 # What callgrind measures: the modules whose benchmarks run under it.
 CALLGRIND_MODULES = ("bench_instructions.", "bench_syscalls.", "bench_phases.")

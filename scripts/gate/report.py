@@ -6,33 +6,16 @@ import json
 from pathlib import Path
 
 from scripts.coverage import uncovered_summary
-from scripts.judging.causes import group
+from scripts.judging.causes import group, statements_per_operation
 from scripts.judging.differences import to_markdown as explanation
 from scripts.judging.values import fmt
 from scripts.judging.verdict import Finding, Verdict
-from scripts.suite import FUNCTIONS, PHASES, BenchmarkId
-
-# The benchmarks whose parameters are an operation and one of its phases, or one of target_app's functions
-# over every operation (benchmarks/bench_phases.py).
 
 
 def graph_link(site_url: str, f: Finding) -> str:
     if not site_url:
         return ""
     return f"[graph]({site_url.rstrip('/')}/#{f.benchmark})"
-
-
-def component(f: Finding) -> str | None:
-    """"template render of `GET /` +4.1%" for a phase's finding, "`target_app/api.py:settings` +5.0%" for a
-    function's; None for any other."""
-    ident = BenchmarkId.parse(f.id)
-    if ident.name not in (PHASES, FUNCTIONS) or f.before is None or f.after is None:
-        return None
-    change = f"{(f.after - f.before) / f.before:+.1%}" if f.before else f"{f.after - f.before:+,.0f} instructions"
-    if ident.name == FUNCTIONS:
-        return f"`{ident.params.strip(chr(39))}` {change}"
-    operation, _, phase = ident.params.partition(", ")
-    return f"{phase.strip(chr(39))} of `{operation.strip(chr(39))}` {change}"
 
 
 # GitHub refuses a comment over 65,536 characters; the workflow adds a few lines of its own.
@@ -73,29 +56,27 @@ def _group_section(title: str, g, site_url: str) -> list[str]:
 def to_markdown(v: Verdict, site_url: str = "", limit: int = LIMIT) -> str:
     """The comment: the verdict and one line per cause first, then one section per cause while they fit in
     ``limit`` characters (the JSON and the site have everything)."""
-    head = [f"## {v.headline}", ""]
+    statements = statements_per_operation(v.findings)
+    regressed = group([f for f in v.findings if f.status == "regressed" and f.after is not None], statements)
+    causes = f" from {len(regressed)} cause{'s' if len(regressed) != 1 else ''}" if regressed else ""
+    head = [f"## {v.headline}{causes}", ""]
+    if regressed:
+        head += ["### Causes", ""]
+        head += [f"{n}. 🔴 {g.summary()}" for n, g in enumerate(regressed, 1)] + [""]
     if v.dependencies:
         head += ["Dependencies changed (each side ran with its own lock): " + "; ".join(v.dependencies) + ".", ""]
     if v.uncovered:
         head += [uncovered_summary(v.uncovered) + ".", ""]
-    named = [c for f in v.regressions if (c := component(f))]
-    if named:
-        more = f"; and {len(named) - 8} more" if len(named) > 8 else ""
-        head += ["Where, in the app's terms: " + "; ".join(named[:8]) + more + ".", ""]
     head.append(f"Base `{v.base[:8]}` → head `{v.head[:8]}`; timings must be slower by more than "
                 f"×{v.factor:g} and statistically significant; counters by more than their tolerance.")
     head.append("")
     if v.reason:
         head += [f"**Reason:** {v.reason}", ""]
-    regressed = group([f for f in v.findings if f.status == "regressed" and f.after is not None])
-    accepted = group(v.accepted)
-    improved = group([f for f in v.improvements if f.ratio is not None])
+    accepted = group(v.accepted, statements)
+    improved = group([f for f in v.improvements if f.ratio is not None], statements)
     moved = [f for f in v.findings if f.status == "moved"]
     failed = [f for f in v.findings if f.status in ("failed", "missing") or
               (f.status == "regressed" and f.after is None)]
-    if regressed:
-        head += ["### Causes", ""]
-        head += [f"{n}. 🔴 {g.summary()}" for n, g in enumerate(regressed, 1)] + [""]
     if accepted:
         head += ["### Accepted on purpose", ""]
         head += [f"- 🟡 {g.summary()}: {g.items[0].note}" for g in accepted] + [""]

@@ -1,24 +1,34 @@
 """Findings grouped by cause: one notice per cause, not one per benchmark.
 
-A change on every request (a lookup in a ``before_request`` hook) moves
-dozens of benchmarks: each route's instructions, its system calls by kind,
-its phases. They are one cause. A finding belongs to an operation (``GET
-/``, ``user_lookup``, ``cold_start``); operations whose exact moves are the
-same (the same system calls by kind and by the same amount, the same
-statements added, the same phases moved) are one group. What belongs to no
-operation (a target_app function over every operation, a live-server
-track) joins the group when there is one, or makes its own.
+A cause is where the new work comes from, whatever it costs each operation. A change on every request (a
+lookup in a ``before_request`` hook) moves dozens of benchmarks: each route's instructions, its system calls
+by kind, its phases. SQL echo left on adds two ``write`` calls to every statement: +2 to an operation of one
+statement, +202 to one of 101. Each is one cause. A finding belongs to an operation (``GET /``,
+``user_lookup``, ``cold_start``), and operations are grouped by, in this order:
 
-Pure: works on anything with an ``id``, a ``before`` and an ``after``
-(the gate's findings, the history's regressions).
+1. **where the added system calls are made**, where the gate's explanation says it (callgrind's call sites,
+   "from Python by ``logging.StreamHandler.emit``"): the same Python origin is one cause;
+2. **the same exact moves per SQL statement**, where that groups more operations than the same moves per
+   request (the statements each operation runs at the head, from the statement counters);
+3. **the same exact moves per request** (the same system calls by kind and amount, the same statements
+   added); without any, the same phases moved.
+
+What belongs to no operation (a target_app function over every operation, a live-server track) joins the
+group when there is one, or makes its own.
+
+Pure: works on anything with an ``id``, a ``before`` and an ``after`` (the gate's findings, the history's
+regressions), and an ``explanation`` where there is one.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
-from scripts.suite import FUNCTIONS, INSTRUCTIONS, BenchmarkId, benchmark_name, is_timing
+from scripts.suite import FUNCTIONS, INSTRUCTIONS, STATEMENT_COUNTERS, BenchmarkId, benchmark_name, is_timing
 
 SHOWN_OPERATIONS = 3
 EXACT = ("syscalls", "statements", "connections")
@@ -31,8 +41,8 @@ class Group:
     signature: tuple = ()
 
     def summary(self) -> str:
-        """One line: which operations, and what moved in each."""
-        return describe(self.operations, self.items)
+        """One line: which operations, and what moved in each (and where it comes from, where known)."""
+        return describe(self.operations, self.items, self.signature)
 
 
 def operation_of(ident: str) -> str | None:
@@ -70,14 +80,36 @@ def _part(item) -> tuple | None:
     return (method,)
 
 
-def group(items: Sequence) -> list[Group]:
-    """``items`` by cause, the largest group first."""
+def statements_per_operation(items: Sequence) -> dict[str, float]:
+    """The SQL statements each operation runs at the head, from the statement counters among ``items``."""
+    return {op: i.after for i in items if benchmark_name(i.id) in STATEMENT_COUNTERS
+            and i.after is not None and (op := operation_of(i.id))}
+
+
+# A call site as callgrind's explanation names it: "write: __write <- _io_FileIO_write, from Python by X".
+ORIGIN = re.compile(r", from Python by (?P<python>.+)$|<- (?P<caller>\S+)$")
+
+
+def origins(items: Sequence) -> tuple[str, ...]:
+    """Where an operation's added system calls are made, from the explanations among ``items``."""
+    found = set()
+    for item in items:
+        for row in (getattr(item, "explanation", None) or {}).get("syscalls", []):
+            if row.get("delta", 0) > 0 and (m := ORIGIN.search(row["function"])):
+                found.add(m.group("python") or m.group("caller"))
+    return tuple(sorted(found))
+
+
+def group(items: Sequence, statements: dict[str, float] | None = None) -> list[Group]:
+    """``items`` by cause, the largest group first. ``statements``: the SQL statements each operation runs
+    (:func:`statements_per_operation`), so that work added per statement is one cause."""
     by_op: dict[str, list] = {}
     loose = []
     for item in items:
         op = operation_of(item.id)
         (by_op.setdefault(op, []) if op else loose).append(item)
-    groups: dict[tuple, Group] = {}
+    keys: dict[str, tuple] = {}
+    exacts: dict[str, set] = {}
     for op, its in by_op.items():
         parts = {p for i in its if (p := _part(i)) is not None}
         # Exact moves name a cause by themselves (the same calls, the same statements, by the same amount);
@@ -86,8 +118,27 @@ def group(items: Sequence) -> list[Group]:
         # not with the size of the operation: the scrypt login's does not).
         exact = {p for p in parts if p[0] in EXACT}
         phases = {p for p in parts if p[0] == "phase"}
-        signature = tuple(sorted(exact or phases or parts, key=repr))
-        g = groups.setdefault(signature, Group(signature=signature))
+        keys[op] = tuple(sorted(exact or phases or parts, key=repr))
+        if where := origins(its):
+            keys[op] = ("from", *where)
+        elif exact:
+            exacts[op] = exact
+    # Each kind of system call per SQL statement where that explains more operations than per request: an
+    # operation of one statement reads the same either way, and stays with the others of its kind.
+    def per_statement(op: str, p: tuple) -> tuple | None:
+        n = (statements or {}).get(op)
+        if p[0] != "syscalls" or p[2] is None or not n:
+            return None
+        return ("syscalls", p[1], "per statement", Fraction(p[2]) / Fraction(n))
+
+    as_is = Counter(p for exact in exacts.values() for p in exact)
+    scaled = Counter(q for op, exact in exacts.items() for p in exact if (q := per_statement(op, p)))
+    for op, exact in exacts.items():
+        chosen = {q if (q := per_statement(op, p)) and scaled[q] > as_is[p] else p for p in exact}
+        keys[op] = tuple(sorted(chosen, key=repr))
+    groups: dict[tuple, Group] = {}
+    for op, its in by_op.items():
+        g = groups.setdefault(keys[op], Group(signature=keys[op]))
         g.operations.append(op)
         g.items += its
     out = sorted(groups.values(), key=lambda g: (-len(g.operations), g.operations[0]))
@@ -99,20 +150,40 @@ def group(items: Sequence) -> list[Group]:
     return out
 
 
+def _span(syscalls: list[tuple[str, float]]) -> str:
+    """"+2 to +202 write" for many amounts of the same kinds."""
+    out = []
+    for kind in sorted({k for k, _ in syscalls}):
+        amounts = sorted(d for k, d in syscalls if k == kind)
+        out.append(f"{amounts[0]:+g}" + (f" to {amounts[-1]:+g}" if amounts[-1] != amounts[0] else "") + f" {kind}")
+    return ", ".join(out)
+
+
 def _pct(item) -> str:
     if not item.before:
         return f"{item.after - item.before:+,.0f}"
     return f"{(item.after - item.before) / abs(item.before):+.1%}"
 
 
-def describe(operations: list[str], items: Sequence) -> str:
+def describe(operations: list[str], items: Sequence, signature: tuple = ()) -> str:
     """"20 operations (`GET /`, `GET /auth/login`, …): +2 open +1 read system calls each; instructions +1.2% to
     +3.5%; `target_app/auth.py:load` +3.5%"."""
     parts = []
     numeric = [i for i in items if i.before is not None and i.after is not None]
     part_of = {id(i): _part(i) for i in items}  # each finding read once
     syscalls = sorted({(p[1], p[2]) for i in numeric if (p := part_of[id(i)]) and p[0] == "syscalls"})
-    if syscalls:
+    if signature[:1] == ("from",):
+        parts.append("system calls made by " + ", ".join(f"`{w}`" for w in signature[1:]))
+    scaled = [p for p in signature if isinstance(p, tuple) and p[2:3] == ("per statement",)]
+    if scaled:
+        kinds = {p[1] for p in scaled}
+        parts.append(" ".join(f"{float(r):+g} `{kind}`" for _, kind, _, r in scaled) + " system calls per SQL "
+                     "statement" + (f" ({_span([c for c in syscalls if c[0] in kinds])} in all)"
+                                    if len(operations) > 1 else ""))
+        syscalls = [c for c in syscalls if c[0] not in kinds]
+    if syscalls and len({d for _, d in syscalls}) > 3:
+        parts.append(f"{_span(syscalls)} system calls")
+    elif syscalls:
         parts.append(" ".join(f"{d:+g} {kind}" for kind, d in syscalls) + " system calls"
                      + (" each" if len(operations) > 1 else ""))
     statements = sorted({p[1] for i in numeric if (p := part_of[id(i)]) and p[0] == "statements"})
@@ -123,9 +194,14 @@ def describe(operations: list[str], items: Sequence) -> str:
     if totals:
         changes = sorted((i.after - i.before) / i.before for i in totals)
         parts.append(f"instructions {changes[0]:+.1%}" + (f" to {changes[-1]:+.1%}" if len(changes) > 1 else ""))
-    phases = sorted({p[1] for i in items if (p := part_of[id(i)]) and p[0] == "phase"})
+    phases: dict[str, list[str]] = {}
+    for i in items:
+        if (p := part_of[id(i)]) and p[0] == "phase":
+            phases.setdefault(p[1], []).append(_pct(i) if i in numeric else "fails")
     if phases:
-        parts.append("phases: " + ", ".join(phases))
+        parts.append("phases: " + ", ".join(
+            f"{phase} {moves[0]}" if len(moves) == 1 else f"{phase} ({len(moves)} operations)"
+            for phase, moves in sorted(phases.items())))
     functions = [i for i in numeric if benchmark_name(i.id) == FUNCTIONS]
     for f in functions[:SHOWN_OPERATIONS]:
         parts.append(f"`{BenchmarkId.parse(f.id).params.strip(chr(39))}` {_pct(f)}")

@@ -283,3 +283,89 @@ def test_the_same_phases_moving_are_one_cause_where_nothing_exact_moved():
                                              f"{PHASES}('POST /auth/login', 'after request and teardown')"}
     [cause] = group(v.regressions)  # the login's total (its hash) did not cross 0.5%: still one cause
     assert sorted(cause.operations) == ["GET /", "POST /auth/login"]
+
+
+# SQL echo left on: every statement writes a log line to stderr (two `write` calls), so an operation of n
+# statements pays +2n writes and a little more of everything; the operations run 1 to 101 statements.
+STATEMENTS_OF = {"GET /": 3, "GET /api/users": 23, "GET /api/posts": 2, "GET /settings": 1, "GET /healthz": 1,
+                 **{f"GET /outcome{i}": 1 + i for i in range(0, 101, 4)}}
+STATEMENT_IDS = "bench_counters.SqlStatements.track_statements"
+
+
+def sql_echo(on: bool, per_statement: dict[str, int] | None = None, per_request: dict[str, int] | None = None):
+    """The operations above, their statements, and what each pays per statement and per request when ``on``."""
+    per_statement = per_statement if per_statement is not None else {"write": 2}
+    per_request = per_request or {}
+    ops = list(STATEMENTS_OF)
+    kinds = sorted({*per_statement, *per_request, "read"})
+    quoted = [f"'{op}'" for op in ops]
+    calls = [10 + (per_statement.get(k, 0) * STATEMENTS_OF[op] + per_request.get(k, 0) if on else 0)
+             for op in ops for k in kinds]
+    instructions = [1_000_000 + (30_000 * STATEMENTS_OF[op] if on else 0) for op in ops]
+    return result("b" * 40 if on else "a" * 40, {
+        SYSCALLS: (calls, [quoted, [f"'{k}'" for k in kinds]]),
+        INSTR: (instructions, [quoted]),
+        STATEMENT_IDS: ([STATEMENTS_OF[op] for op in ops], [[f"'{op.removeprefix('GET ')}'" for op in ops]]),
+        FUNCTIONS: ([200_000 * (1.2 if on else 1)], [["'target_app/db.py:get_session'"]]),
+    })
+
+
+def _groups(v):
+    from scripts.judging.causes import statements_per_operation
+
+    return group(v.regressions, statements_per_operation(v.findings))
+
+
+def test_work_added_per_sql_statement_is_one_cause_whatever_it_costs_each_operation():
+    v = compare_results(sql_echo(False), sql_echo(True), RULES)
+    [cause] = _groups(v)
+    assert len(cause.operations) == len(STATEMENTS_OF)
+    line = cause.summary()
+    assert "+2 `write` system calls per SQL statement (+2 to +202 write in all)" in line, line
+
+
+def test_without_the_statement_counts_the_same_change_splits_by_amount():
+    """What the grouping by statement fixes: per request, the amounts differ and so would the causes."""
+    v = compare_results(sql_echo(False), sql_echo(True), RULES)
+    assert len(group(v.regressions)) > 10
+
+
+def test_a_sibling_per_statement_cost_of_another_kind_is_one_cause_too():
+    """Not the example: every statement also fsyncs an audit file (+1 fsync per statement)."""
+    v = compare_results(sql_echo(False, {"fsync": 1}), sql_echo(True, {"fsync": 1}), RULES)
+    [cause] = _groups(v)
+    assert "+1 `fsync` system calls per SQL statement" in cause.summary()
+
+
+def test_a_cost_per_request_stays_per_request_beside_one_per_statement():
+    """Echo and an access log line at once: +2 writes per statement and +1 `other` on every request."""
+    on = sql_echo(True, {"write": 2}, {"other": 1})
+    v = compare_results(sql_echo(False, {"write": 2}, {"other": 1}), on, RULES)
+    [cause] = _groups(v)
+    line = cause.summary()
+    assert "+2 `write` system calls per SQL statement" in line and "+1 other system calls each" in line, line
+
+
+def test_a_cause_is_named_by_where_its_calls_are_made_when_the_explanation_says():
+    v = compare_results(sql_echo(False), sql_echo(True), RULES)
+    for f in v.regressions:
+        if f.benchmark == SYSCALLS:
+            n = STATEMENTS_OF[f.params.split(", ")[0].strip("'")]
+            f.explanation = {"syscalls": [{"function": "write: __write <- _io__IOBase_writelines, from Python by "
+                                                       "logging.StreamHandler.emit", "before": 0, "after": 2 * n,
+                                           "delta": 2 * n}]}
+    [cause] = _groups(v)
+    assert "system calls made by `logging.StreamHandler.emit`" in cause.summary()
+
+
+def test_sql_echo_gives_one_cause_named_first_in_a_comment_under_20000_characters():
+    v = compare_results(sql_echo(False), sql_echo(True), RULES)
+    for f in v.regressions:  # the gate explains each counter regression
+        f.explanation = {"statements": [3, 3], "sql": [], "plans": [], "calls": [], "retained": [], "allocated": [],
+                         "syscalls": [{"function": "write: __write <- x, from Python by logging.StreamHandler.emit",
+                                       "before": 0, "after": 2, "delta": 2}]}
+    md = to_markdown(v)
+    assert len(md) < 20_000, len(md)
+    lines = md.splitlines()
+    assert lines[0].endswith("from 1 cause"), lines[0]
+    assert lines[4].startswith("1. 🔴 ") and "logging.StreamHandler.emit" in lines[4], lines[4]

@@ -275,7 +275,7 @@ def test_a_phase_that_grew_beyond_its_tolerance_is_named_in_the_apps_terms():
     head = result("b" * 40, **{PHASES: ([2_277_000, 1_417_800, 118_000, 0], params)})
     v = compare_results(base, head)
     assert [f.id for f in v.regressions] == ["bench_phases.Phases.track_phase_instructions('GET /', 'template render')"]
-    assert "Where, in the app's terms: template render of `GET /` +2.0%." in to_markdown(v)
+    assert "1. 🔴 1 operation (`GET /`): phases: template render +2.0%" in to_markdown(v)
 
 
 FUNCTIONS = "bench_phases__Functions__track_function_instructions"
@@ -289,4 +289,4 @@ def test_a_target_app_function_that_grew_is_judged_and_named():
     v = compare_results(base, head)
     assert [f.id for f in v.regressions] == [
         "bench_phases.Functions.track_function_instructions('target_app/api.py:settings')"]
-    assert "Where, in the app's terms: `target_app/api.py:settings` +5.0%." in to_markdown(v)
+    assert "1. 🔴 beyond any one operation: `target_app/api.py:settings` +5.0%" in to_markdown(v)
