@@ -8,8 +8,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-# The site's navigation: asv's own two pages, then ours (href, label).
-NAV = [("index.html", "Benchmark grid"), ("index.html#/regressions", "Regressions"),
+# The site's navigation (href, label): asv's grid, then ours; asv's table of every step is linked from the
+# Regressions page.
+NAV = [("index.html", "Benchmark grid"), ("regressions.html", "Regressions"),
        ("trust.html", "How far to trust it"), ("commits.html", "Commits")]
 
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),

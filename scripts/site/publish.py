@@ -11,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
+from scripts.git import commit_titles
 from scripts.history.regressions import Regression, by_commit, commit_order, open_regressions
 from scripts.judging.causes import group
 from scripts.judging.rules import load_rules
 from scripts.site.commits import add_pages
+from scripts.site.regressions import add_page as add_regressions_page
 from scripts.site.trust import add_page
 
 VENDOR = Path(__file__).resolve().parent.parent / "vendor"
@@ -105,11 +107,13 @@ def publish_site(project: Project, found: list[Regression]) -> Path:
     rules = load_rules(project.root)
     add_page(project.html_dir, project.root, rules)
     at = by_commit(found)
-    add_pages(project.html_dir, project.root, project.machine, commit_order(project.root, "main"),
+    order = commit_order(project.root, "main")
+    add_pages(project.html_dir, project.root, project.machine, order,
               Counter(r.commit for r in listed), rules.components(),
               causes={c: [g.summary() for g in group(open_regressions(rs))] for c, rs in at.items()},
               accepted={c: [f"{g.summary()}: {g.items[0].accepted}" for g in group([r for r in rs if r.accepted])]
                         for c, rs in at.items()})
+    add_regressions_page(project.html_dir, found, order, commit_titles(project.root, sorted(at)))
     write_offline_data(project.html_dir)  # last: the regressions' data as kept above
     return project.html_dir
 

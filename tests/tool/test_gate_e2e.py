@@ -581,12 +581,19 @@ def test_a_cache_bounded_at_1024_entries_passes(repo, tmp_path):
 @pytest.mark.proof
 @needs_valgrind
 def test_sql_echo_on_keeps_the_server_serving_and_is_reported_as_what_it_is(repo, tmp_path):
-    proc, data = gate(repo, "echo", tmp_path, bench=["--bench", "ConcurrentHomepage|SystemCalls", "--rounds", "1"])
+    proc, data = gate(repo, "echo", tmp_path, bench=["--bench", "ConcurrentHomepage|SystemCalls|Statements",
+                                                    "--rounds", "1"])
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     findings = {f["id"]: f for f in data["findings"]}
     assert findings["bench_server.ConcurrentHomepage.track_success_rate"]["after"] == 100.0
     regressed = regressed_ids(data)
     assert any(i.startswith("bench_syscalls.SystemCalls.track_syscalls(") and "'write'" in i for i in regressed)
+    # Issue 37: one cause (two at most), named by where the writes are made, in a comment under 20,000 characters.
+    comment = proc.stdout[proc.stdout.index("## "):]
+    assert len(comment) < 20_000, len(comment)
+    causes = [line for line in comment.splitlines() if line.startswith(("1. 🔴", "2. 🔴", "3. 🔴"))]
+    assert 1 <= len(causes) <= 2, causes
+    assert "logging" in causes[0] or "per SQL statement" in causes[0], causes[0]
 
 
 @pytest.mark.proof

@@ -151,6 +151,23 @@ def test_regressions_page_lists_the_planted_n_plus_1(site, browser):
     assert w.hosts <= {"127.0.0.1"}, w.hosts
 
 
+def test_the_regressions_page_shows_each_commit_by_cause_with_its_benchmarks_one_click_below(site, browser):
+    w = Watched(browser)
+    w.page.goto(site["url"] + "regressions.html")
+    w.page.wait_for_selector("div.commit", timeout=30000)
+    first = w.page.locator("div.commit >> nth=0")
+    assert "GET /api/users" in first.inner_text() and "SQL statements" in first.inner_text()
+    assert not first.locator("table").first.is_visible()  # the benchmarks wait one click below the cause
+    first.locator("summary").first.click()
+    assert "SqlStatements.track_statements('/api/users')" in first.locator("table").first.inner_text()
+    w.page.screenshot(path=str(SHOTS / "regressions-by-commit.png"), full_page=True)
+    first.locator("h3 a").click()
+    w.page.wait_for_selector("h1", timeout=30000)
+    assert "/commits/" in w.page.url
+    assert w.errors == []
+    assert w.hosts <= {"127.0.0.1"}, w.hosts
+
+
 def test_navigation_from_summary_to_graph_and_back(site, browser):
     w = Watched(browser)
     w.page.goto(site["url"] + "index.html")
@@ -160,7 +177,11 @@ def test_navigation_from_summary_to_graph_and_back(site, browser):
     assert w.page.url.endswith("#bench_api.Api.time_api_me")
     w.page.click("text=Benchmark list")
     w.page.wait_for_selector("#summarylist-display table", timeout=30000)
+    # The Regressions tab leads to the page by commit and cause; asv's table of every step is one link on.
     w.page.click("text=Regressions")
+    w.page.wait_for_selector("h1", timeout=30000)
+    assert w.page.url.endswith("/regressions.html")
+    w.page.click("text=asv's table")
     w.page.wait_for_selector("#regressions-display table", timeout=30000)
     w.page.click("text=Benchmark grid")
     w.page.wait_for_selector("a.benchmark-container", timeout=30000)
