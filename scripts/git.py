@@ -111,3 +111,9 @@ def commits_between(root: Path, base: str, head: str) -> list[str]:
     """The commits a pull request adds (``base..head``); none where git cannot say."""
     proc = git_run(root, "rev-list", f"{base}..{head}")
     return proc.stdout.split() if proc.returncode == 0 else []
+
+
+def last_tag(root: Path, revision: str) -> str | None:
+    """The newest tag reachable from ``revision`` (a release), or None where there is none."""
+    proc = git_run(root, "describe", "--tags", "--abbrev=0", revision)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None

@@ -12,14 +12,15 @@ from scripts.asvtool import InstallErrors, Project, side_project
 from scripts.coverage import changed_lines, commit_coverage, uncovered_changes
 from scripts.errors import UserError
 from scripts.explain import explain
-from scripts.git import commit_hash, commits_between, git, trailers
+from scripts.git import commit_hash, commits_between, git, last_tag, trailers
 from scripts.judging import accept
 from scripts.judging.judge import CONFIRMED, apply_acceptances, compare_results, confirm_timings
+from scripts.judging.ledger import apply_ledger, covered
 from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.judging.verdict import Verdict
 from scripts.locks import changes_between
 from scripts.results import load_results
-from scripts.suite import CALLGRIND_MODULES
+from scripts.suite import CALLGRIND_MODULES, benchmark_name
 
 
 @dataclass
@@ -123,6 +124,9 @@ def gate_pull_request(project: Project, base: str, head: str, options: GateOptio
                     rounds=o.rounds)
     added = commits_between(project.root, pair.base, pair.head)
     apply_acceptances(verdict, accept.read(trailers(project.root, added, accept.TRAILER)))
+    if covered(verdict, rules):
+        hold_to_ledger(project, pair, verdict, rules, loaded, out=out / "ledger", measure=o.run, quick=o.quick,
+                       callgrind=o.callgrind)
     if o.explain and verdict.regressions:
         explain_regressions(project, pair, verdict)
     return verdict
@@ -137,6 +141,33 @@ def judge_result_sets(project: Project, base: str, head: str, base_results: Path
     head_res = load_results(head_results, project.machine).get(commit_hash(project.root, head))
     return compare_results(base_res, head_res, load_rules(project.root), factor=factor,
                            enforce_budgets=enforce_budgets)
+
+
+def hold_to_ledger(project: Project, pair: Pair, verdict: Verdict, rules: Rules, loaded: dict, *, out: Path,
+                   measure: bool, quick: bool = False, callgrind: bool = True) -> None:
+    """Hold what the pull request accepts against the ledger since the baseline (``[ledger] baseline`` in
+    benchmarks/rules.toml, else the newest release tag before the base). The baseline's values come from the
+    results at hand (the base's, the history's), else from a run of it for the accepted benchmarks alone."""
+    name = rules.baseline or last_tag(project.root, pair.base)
+    if not name:
+        print("[gate] no ledger baseline (no release tag, no [ledger] baseline): accepted costs are not added up",
+              file=sys.stderr, flush=True)
+        return
+    commit = commit_hash(project.root, name)
+    ids = [f.id for f in covered(verdict, rules)]
+    head = loaded.get(pair.head)
+    result = loaded.get(commit) or load_results(project.results_dir, project.machine, commit).get(commit)
+    if result is not None and head is not None and any(
+            result.versions.get(benchmark_name(i)) != head.versions.get(benchmark_name(i)) for i in ids):
+        result = None  # measured by another version of a benchmark: not comparable
+    if result is None and measure:
+        print(f"[gate] measuring the ledger's baseline {name} for {len(ids)} accepted benchmark(s)",
+              file=sys.stderr, flush=True)
+        side = side_project(project, out / "results")
+        side.run([commit], bench=["^(" + "|".join(re.escape(i) for i in ids) + ")$"], quick=quick,
+                 callgrind=callgrind)
+        result = load_results(side.results_dir, project.machine, commit).get(commit)
+    apply_ledger(verdict, result, name, rules)
 
 
 def name_the_unmeasurable(verdict: Verdict, installs: InstallErrors) -> None:

@@ -83,6 +83,12 @@ def to_markdown(v: Verdict, site_url: str = "", limit: int = LIMIT) -> str:
     if improved:
         head += ["### Improvements", ""]
         head += [f"- 🟢 {g.summary()}" for g in improved] + [""]
+    if v.ledger:
+        head += [f"### Ledger of accepted costs since `{v.ledger_baseline}`", "",
+                 "| | Benchmark | At the baseline | At the head | Since the baseline | Ledger budget |",
+                 "|---|---|---|---|---|---|",
+                 *[f"| {'🔴' if x.over else '🟡'} | `{x.id}` | {x.baseline:,.0f} | {x.head:,.0f} | {x.change:+.1%} | "
+                   f"{x.budget}: {x.relative:+.0%} |" for x in v.ledger], ""]
     if moved:
         head += [f"⚪ {len(moved)} phase(s) rose while their operation as a whole improved: cost moved between "
                  "phases, not a regression (" + ", ".join(f"`{f.id}`" for f in moved[:5])

@@ -51,6 +51,19 @@ class Track:
 
 
 @dataclass(frozen=True)
+class Ledger:
+    """What accepted costs may add up to since a baseline: ``benchmarks`` (fnmatch patterns over ids) may rise
+    by ``relative`` of their value at the baseline, however many steps were each accepted on its own."""
+
+    name: str
+    benchmarks: tuple[str, ...]
+    relative: float
+
+    def covers(self, ident: str) -> bool:
+        return any(fnmatchcase(ident, p) for p in self.benchmarks)
+
+
+@dataclass(frozen=True)
 class Budget:
     name: str
     benchmarks: tuple[str, ...]
@@ -67,6 +80,13 @@ class Rules:
     tracks: dict[str, Track] = field(default_factory=dict)
     factors: dict[str, float] = field(default_factory=dict)
     budgets: tuple[Budget, ...] = ()
+    # The ledger of accepted costs: its budgets, and the baseline they count from (a revision; by default the
+    # newest release tag before the commit judged).
+    ledger: tuple[Ledger, ...] = ()
+    baseline: str | None = None
+
+    def ledger_of(self, ident: str) -> Ledger | None:
+        return next((b for b in self.ledger if b.covers(ident)), None)
 
     def kind(self, benchmark: str) -> str:
         """time, rate, counter or track: how a benchmark (by name) is judged."""
@@ -147,7 +167,7 @@ def load_rules(root: Path) -> Rules:
         raise UserError(f"no {RULES_FILE} in {root}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: {exc}") from None
-    unknown = set(data) - {"counter", "rate", "track", "timing", "budget"}
+    unknown = set(data) - {"counter", "rate", "track", "timing", "budget", "ledger"}
     if unknown:
         raise UserError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
     try:
@@ -158,6 +178,9 @@ def load_rules(root: Path) -> Rules:
             factors={k: float(v) for k, v in data.get("timing", {}).items()},
             budgets=tuple(Budget(**{**b, "benchmarks": tuple(b.get("benchmarks", ()))})
                           for b in data.get("budget", [])),
+            ledger=tuple(Ledger(**{**b, "benchmarks": tuple(b.get("benchmarks", ()))})
+                         for b in data.get("ledger", {}).get("budget", [])),
+            baseline=data.get("ledger", {}).get("baseline"),
         )
     except (TypeError, ValueError) as exc:
         raise UserError(f"{path}: {exc}") from None

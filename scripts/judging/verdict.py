@@ -45,6 +45,25 @@ class BudgetViolation:
 
 
 @dataclass
+class LedgerLine:
+    """One benchmark's accepted cost since the baseline, held against its ledger budget (scripts/judging/ledger.py)."""
+
+    id: str
+    budget: str
+    relative: float
+    baseline: float
+    head: float
+
+    @property
+    def change(self) -> float:
+        return self.head / self.baseline - 1 if self.baseline else float("inf")
+
+    @property
+    def over(self) -> bool:
+        return self.change > self.relative
+
+
+@dataclass
 class Verdict:
     base: str
     head: str
@@ -58,6 +77,9 @@ class Verdict:
     # The head's changed lines of target_app that no measured operation runs ("target_app/errors.py:58-63"):
     # what the verdict does not cover (scripts/coverage.py).
     uncovered: list[str] = field(default_factory=list)
+    # The ledger of accepted costs where the head accepts one: since which baseline, and each line.
+    ledger_baseline: str = ""
+    ledger: list[LedgerLine] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[Finding]:
@@ -113,4 +135,6 @@ class Verdict:
             "uncovered": self.uncovered,
             "findings": [asdict(f) | {"id": f.id} for f in self.findings],
             "budget_violations": [asdict(b) for b in self.budgets],
+            "ledger": {"baseline": self.ledger_baseline,
+                       "lines": [asdict(x) | {"change": x.change, "over": x.over} for x in self.ledger]},
         }

@@ -11,12 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.asvtool import AsvError, Project
-from scripts.git import commit_titles
+from scripts.git import commit_hash, commit_titles, last_tag
 from scripts.history.regressions import Regression, by_commit, commit_order, open_regressions
 from scripts.judging.causes import group
 from scripts.judging.rules import load_rules
+from scripts.results import load_results
 from scripts.site.commits import add_pages
 from scripts.site.regressions import add_page as add_regressions_page
+from scripts.site.regressions import ledger
 from scripts.site.trust import add_page
 
 VENDOR = Path(__file__).resolve().parent.parent / "vendor"
@@ -113,7 +115,13 @@ def publish_site(project: Project, found: list[Regression]) -> Path:
               causes={c: [g.summary() for g in group(open_regressions(rs))] for c, rs in at.items()},
               accepted={c: [f"{g.summary()}: {g.items[0].accepted}" for g in group([r for r in rs if r.accepted])]
                         for c, rs in at.items()})
-    add_regressions_page(project.html_dir, found, order, commit_titles(project.root, sorted(at)))
+    baseline = rules.baseline or (last_tag(project.root, order[-1]) if order else None)
+    baseline_commit = commit_hash(project.root, baseline) if baseline else None
+    accepted = [r for r in found if r.accepted]
+    rows = ledger(found, order, load_results(project.results_dir, project.machine), rules, baseline_commit) \
+        if accepted and baseline_commit else []
+    add_regressions_page(project.html_dir, found, order, commit_titles(project.root, sorted(at)), rows,
+                         baseline or "")
     write_offline_data(project.html_dir)  # last: the regressions' data as kept above
     return project.html_dir
 

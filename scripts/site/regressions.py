@@ -8,9 +8,13 @@ from pathlib import Path
 
 from scripts.history.regressions import Regression, by_commit
 from scripts.judging.causes import group
+from scripts.judging.ledger import value_at
+from scripts.judging.rules import Rules
 from scripts.judging.values import fmt
+from scripts.judging.verdict import LedgerLine
+from scripts.results import CommitResult
 from scripts.site.pages import render
-from scripts.suite import commit_page
+from scripts.suite import commit_page, is_missing
 
 PAGE = "regressions.html"
 ASV_TABLE = "index.html#/regressions"
@@ -35,11 +39,37 @@ def commits(found: list[Regression], order: list[str], titles: dict[str, tuple[s
     return out
 
 
-def add_page(html_dir: Path, found: list[Regression], order: list[str], titles: dict[str, tuple[str, str]]) -> None:
+def ledger(found: list[Regression], order: list[str], results: dict[str, CommitResult], rules: Rules,
+           baseline: str | None) -> list[dict]:
+    """Each benchmark with a cost accepted since ``baseline`` (a commit of ``order``), held against its ledger
+    budget: its accepted steps, its value at the baseline and at the newest measured commit."""
+    if not baseline or baseline not in order:
+        return []
+    since = set(order[order.index(baseline) + 1:])
+    newest = next((c for c in reversed(order) if c in results), None)
+    steps: dict[str, list[Regression]] = {}
+    for r in found:
+        if r.accepted and r.commit in since and rules.ledger_of(r.benchmark):
+            steps.setdefault(r.benchmark, []).append(r)
+    rows = []
+    for ident, accepted in sorted(steps.items()):
+        budget = rules.ledger_of(ident)
+        before, after = value_at(results.get(baseline), ident), value_at(results.get(newest), ident)
+        line = (LedgerLine(ident, budget.name, budget.relative, before, after)
+                if not (is_missing(before) or is_missing(after)) else None)
+        rows.append({"id": ident, "steps": [(r.commit, r.accepted) for r in accepted], "budget": budget.name,
+                     "relative": f"{budget.relative:+.0%}", "before": fmt(before, accepted[0].unit),
+                     "after": fmt(after, accepted[0].unit),
+                     "change": f"{line.change:+.1%}" if line else "–", "over": bool(line and line.over)})
+    return rows
+
+
+def add_page(html_dir: Path, found: list[Regression], order: list[str], titles: dict[str, tuple[str, str]],
+             ledger_rows: list[dict] = (), baseline_name: str = "") -> None:
     """Write the page, and point the Regressions tab of asv's own pages at it."""
     (html_dir / PAGE).write_text(render("regressions.html", title="Regressions", active=PAGE,
                                         commits=commits(found, order, titles), commit_page=commit_page,
-                                        asv_table=ASV_TABLE))
+                                        asv_table=ASV_TABLE, ledger=list(ledger_rows), baseline=baseline_name))
     for path in html_dir.glob("*.html"):
         text = path.read_text()
         moved = text.replace('<li id="nav-li-regressions"><a href="#/regressions">',

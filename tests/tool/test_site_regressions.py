@@ -41,3 +41,32 @@ def test_the_page_is_the_regressions_tab_and_links_asvs_table(tmp_path):
 def test_no_regression_says_so(tmp_path):
     add_page(tmp_path, [], [], {})
     assert "No regression in the history." in (tmp_path / PAGE).read_text()
+
+
+def test_the_ledger_adds_up_the_accepted_steps_since_the_baseline(tmp_path):
+    from dataclasses import replace
+
+    from tests_helpers import ROOT
+
+    from scripts.judging.rules import load_rules
+    from scripts.results import CommitResult
+    from scripts.site.regressions import ledger
+
+    rules = replace(load_rules(ROOT), budgets=())
+    name = "bench_instructions.Instructions.track_instructions"
+    ident = f"{name}('GET /')"
+    order = [c * 40 for c in "abcd"]
+    results = {}
+    for commit, value in zip(order, [1_000_000, 1_040_000, 1_081_600, 1_124_864], strict=True):
+        r = CommitResult(commit)
+        r.values[name], r.params[name] = [value], [["'GET /'"]]
+        results[commit] = r
+    found = [Regression(ident, order[i], order[i - 1], results[order[i - 1]].values[name][0],
+                        results[order[i]].values[name][0], "", "counter", accepted=f"step {i}") for i in (1, 2, 3)]
+    [row] = ledger(found, order, results, rules, order[0])
+    assert [why for _, why in row["steps"]] == ["step 1", "step 2", "step 3"]
+    assert (row["change"], row["over"], row["relative"]) == ("+12.5%", True, "+10%")
+    add_page(tmp_path, found, order, {}, [row], "v1.0")
+    page = (tmp_path / PAGE).read_text()
+    assert "Ledger of accepted costs since <code>v1.0</code>" in page and 'class="danger"' in page
+    assert ledger(found, order, results, rules, None) == []
