@@ -606,3 +606,41 @@ def test_a_head_whose_lock_cannot_be_installed_says_why_in_one_line(repo, tmp_pa
     assert data["reason"] == "the head's lock cannot be installed: no version of sqlalchemy==2.0.999"
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "no version of sqlalchemy==2.0.999" in data["verdict"]
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_three_accepted_four_percent_steps_pass_until_the_ledger_budget_says_no(repo, tmp_path):
+    """Issue 37: three commits, each accepting +4% on `GET /` in its trailer, gated one by one against the
+    previous; the third takes the homepage past +10% since the release tag, and fails."""
+    from benchmarks.counting import count_instructions
+
+    home = "bench_instructions.Instructions.track_instructions('GET /')"
+    only_home = ["--bench", r"^bench_instructions\.Instructions\.track_instructions\('GET /'\)$", "--rounds", "1",
+                 "--no-confirm"]
+    proc, data = gate(repo, "noop", tmp_path, bench=only_home)
+    before = {f["id"]: f for f in data["findings"]}[home]["before"]
+    per_element = count_instructions({"k": "sum(range(20000))"}, repeat=1, warmup=1)["k"] / 20000
+    sh(repo.path, "git", "tag", "-f", "v1.0", "main")
+    sh(repo.path, "git", "checkout", "-q", "-b", "ledger0", "main")
+    heads, total = [], 0
+    for step in range(3):
+        # Each step adds 4% of the homepage as it stood before the step.
+        n = round(0.04 * (before + total) / per_element)
+        total += n * per_element
+        repo.edit("target_app/main.py", "    db = get_session()\n",
+                  f"    db = get_session()\n    _ = sum(range({n}))  # accepted step {step + 1}\n")
+        repo.commit(f"homepage: step {step + 1}\n\nAccept-Regression: \"{home}\" +5% a richer homepage, "
+                    f"step {step + 1}")
+        heads.append(sh(repo.path, "git", "rev-parse", "HEAD").strip())
+    sh(repo.path, "git", "checkout", "-q", "main")
+    outcomes = []
+    for step, head in enumerate(heads):
+        base = heads[step - 1] if step else "main"
+        proc, data = gate(repo, head, tmp_path, bench=[*only_home, "--no-merge-base"], base=base)
+        outcomes.append((proc.returncode, data))
+    assert [code for code, _ in outcomes] == [0, 0, 1], [d and d.get("verdict") for _, d in outcomes]
+    last = outcomes[2][1]
+    [f] = [f for f in last["findings"] if f["status"] == "regressed"]
+    assert f["id"] == home and "accepted steps since v1.0 add up to +12" in f["note"], f
+    assert last["ledger"]["baseline"] == "v1.0" and last["ledger"]["lines"][0]["over"]
