@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scripts.bootstrap import ROOT
 from scripts.results import param_labels
-from scripts.suite import ARTEFACTS_VARIABLE, benchmark_id
+from scripts.suite import ARTEFACTS_VARIABLE, ONLY_VARIABLE, benchmark_id
 
 
 class AsvError(Exception):
@@ -99,6 +99,8 @@ class Project:
             for regex in bench or []:
                 args += ["--bench", regex]
             env = {**(env or {}), **callgrind_env(callgrind)}
+            if bench:  # the suite's exact set-up measures only what these benchmarks read
+                env[ONLY_VARIABLE] = json.dumps(bench)
             if artefacts is not None:
                 env[ARTEFACTS_VARIABLE] = str(artefacts)
             if on_line is None:

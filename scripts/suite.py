@@ -77,6 +77,8 @@ CALLGRIND_MODULES = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
 # the history's error lines per commit, and the site's page of each commit under the published html.
 ARTEFACTS_DIR = ".asv/artefacts"
 ARTEFACTS_VARIABLE = "TARGET_APP_BENCH_ARTEFACTS"  # where a run tells the suite to keep them
+# The --bench regexes of a run, told to the suite so that its exact set-up measures only what they read.
+ONLY_VARIABLE = "TARGET_APP_BENCH_ONLY"
 ERRORS_DIR = ".asv/errors"
 COMMIT_PAGES = "commits"
 

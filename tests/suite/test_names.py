@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from benchmarks.counting import artefacts
+from benchmarks.counting import artefacts, exact
 from scripts import suite
 
 NAMED = [name for name in dir(suite) if name.isupper() and isinstance(getattr(suite, name), str)
@@ -29,5 +29,6 @@ def test_the_callgrind_modules_exist(prefix):
     importlib.import_module(f"benchmarks.{prefix.rstrip('.')}")
 
 
-def test_the_artefacts_variable_is_the_one_the_suite_reads():
+def test_the_variables_are_the_ones_the_suite_reads():
     assert suite.ARTEFACTS_VARIABLE == artefacts.VARIABLE
+    assert suite.ONLY_VARIABLE == exact.ONLY_VARIABLE
