@@ -76,12 +76,12 @@ def test_a_cache_bounded_at_1024_entries_keeps_nothing_per_request():
     assert _kept("GET /api/posts", "api.posts", _lru(1024)) < LIMIT
 
 
-def _filling_every_third_request(bound):
+def _filling_every_third_request(bound, seen=None):
     """A bounded memo still filling when the probe reads: one block (a path) every third request, up to
     ``bound`` paths, then none (CI once read the static file's settling caches at exactly the rule's half
-    block)."""
+    block). ``seen`` counts the requests it served."""
     kept = set()
-    seen = [0]
+    seen = [0] if seen is None else seen
 
     def wrap(view):
         def cached(**kwargs):
@@ -96,9 +96,26 @@ def _filling_every_third_request(bound):
 
 
 def test_a_bounded_cache_still_filling_at_the_probe_is_read_again_once_full():
-    """At the probe it keeps 0.3-0.6 blocks a request, near the rule's limit: that is read again after the long
-    warm-up, when it keeps nothing, rather than taken as the value."""
-    assert _kept("GET /api/posts", "api.posts", _filling_every_third_request(300)) < 0.2
+    """At the probe it keeps 0.3-0.6 blocks a request, near the rule's limit, and as much at the second stage
+    (700 requests, full at 900): that is read again after the long warm-up, when it keeps nothing, rather than
+    taken as the value."""
+    seen = [0]
+    assert _kept("GET /api/posts", "api.posts", _filling_every_third_request(300, seen)) < 0.2
+    assert seen[0] == measures.STREAM_WARMUP + 64
+
+
+def test_a_cache_that_settles_before_the_second_stage_is_read_there_not_after_the_long_warm_up():
+    """Full at 600 requests: growing at the probe of 300, nothing at 700, where the stream stops (the
+    framework's own caches settle so, and pay 400 requests more, not 1,300)."""
+    seen = [0]
+    assert _kept("GET /api/posts", "api.posts", _filling_every_third_request(200, seen)) < 0.2
+    assert seen[0] == measures.PROBE_STAGES[1] + 64
+
+
+def test_a_stream_that_keeps_nothing_at_the_probe_stops_there():
+    seen = [0]
+    assert _kept("GET /api/posts", "api.posts", _filling_every_third_request(0, seen)) < 0.2
+    assert seen[0] == measures.PROBE_WARMUP + 64
 
 
 def _profiles(maxsize):
