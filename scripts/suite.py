@@ -12,6 +12,7 @@ spell it so; it is built and parsed here only.
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass
 
@@ -27,6 +28,17 @@ class BenchmarkId:
     def parse(cls, text: str) -> BenchmarkId:
         name, _, rest = text.partition("(")
         return cls(name, rest[:-1] if rest.endswith(")") else rest)
+
+    @property
+    def values(self) -> tuple:
+        """The parameters' values, read as the literals asv wrote (``('GET /api/me (not logged in, stale)',
+        'write')``): an operation's name may hold ", " itself."""
+        if not self.params:
+            return ()
+        try:
+            return tuple(ast.literal_eval(f"({self.params},)"))
+        except (ValueError, SyntaxError):
+            return tuple(v.strip("'") for v in self.params.split(", "))
 
     def __str__(self) -> str:
         return f"{self.name}({self.params})" if self.params else self.name

@@ -215,7 +215,7 @@ def base_result_value(result, ident: str) -> float | None:
 
 def of_route(ident: str, ops: list[str]) -> bool:
     """Whether a benchmark id measures one of a view's operations (by name, or by path for the GET counters)."""
-    first = BenchmarkId.parse(ident).params.split(", ")[0].strip("'")
+    first = str((BenchmarkId.parse(ident).values or ("",))[0])
     return first in ops or any(op == f"GET {first}" for op in ops)
 
 

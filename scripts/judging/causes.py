@@ -22,6 +22,7 @@ regressions), and an ``explanation`` where there is one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def operation_of(ident: str) -> str | None:
     bid = BenchmarkId.parse(ident)
     if not bid.params or bid.name == FUNCTIONS or bid.name.startswith("bench_server."):
         return None
-    first = bid.params.split(", ")[0].strip("'")
+    first = str(bid.values[0])
     if bid.name.startswith("bench_queries.BulkInsert."):
         return f"bulk_insert_{first}"
     if first.startswith("/"):
@@ -66,13 +67,13 @@ def _part(item) -> tuple | None:
     method = bid.name.rsplit(".", 1)[-1]
     delta = (item.after - item.before) if item.before is not None and item.after is not None else None
     if method == "track_syscalls":
-        return ("syscalls", bid.params.split(", ")[-1].strip("'"), delta)
+        return ("syscalls", bid.values[-1], delta)
     if method == "track_statements":
         return ("statements", delta)
     if method == "track_connections":
         return ("connections", delta)
     if method == "track_phase_instructions":
-        return ("phase", bid.params.split(", ")[-1].strip("'"))
+        return ("phase", bid.values[-1])
     if method == "track_instructions":
         return ("instructions",)
     if is_timing(item.id):
@@ -91,13 +92,38 @@ ORIGIN = re.compile(r", from Python by (?P<python>.+)$|<- (?P<caller>\S+)$")
 
 
 def origins(items: Sequence) -> tuple[str, ...]:
-    """Where an operation's added system calls are made, from the explanations among ``items``."""
+    """Where an operation's added system calls are made, from the explanations among ``items``. A system call
+    whose sites only traded places (SQLite's file lock taken under ``fetchall`` instead of ``execute``: -2 at
+    one, +2 at the other) is no new work, and names no origin."""
     found = set()
     for item in items:
-        for row in (getattr(item, "explanation", None) or {}).get("syscalls", []):
-            if row.get("delta", 0) > 0 and (m := ORIGIN.search(row["function"])):
+        rows = (getattr(item, "explanation", None) or {}).get("syscalls", [])
+        net = Counter()
+        for row in rows:
+            net[row["function"].split(" <- ")[0]] += row.get("delta", 0)
+        for row in rows:
+            if row.get("delta", 0) > 0 and net[row["function"].split(" <- ")[0]] > 0 \
+                    and (m := ORIGIN.search(row["function"])):
                 found.add(m.group("python") or m.group("caller"))
     return tuple(sorted(found))
+
+
+def per_statement(points: dict[str, tuple[Fraction, Fraction]]) -> tuple[tuple[Fraction, Fraction], set[str]]:
+    """The (calls per statement, calls per request) that explains the most of ``points`` (operation: its
+    statements and the calls it added), and which: a line through two operations of different statement
+    counts, rising, that others lie on exactly. None explains fewer than two operations."""
+    best: tuple[tuple[Fraction, Fraction], set[str]] = ((Fraction(0), Fraction(0)), set())
+    for (n1, d1), (n2, d2) in itertools.combinations(sorted(set(points.values())), 2):
+        if n1 == n2 or d2 <= d1:
+            continue
+        a = (d2 - d1) / (n2 - n1)
+        b = d1 - a * n1
+        if b < 0:
+            continue
+        fit = {op for op, (n, d) in points.items() if a * n + b == d}
+        if (len(fit), -b) > (len(best[1]), -best[0][1]):
+            best = ((a, b), fit)
+    return best
 
 
 def group(items: Sequence, statements: dict[str, float] | None = None) -> list[Group]:
@@ -110,6 +136,7 @@ def group(items: Sequence, statements: dict[str, float] | None = None) -> list[G
         (by_op.setdefault(op, []) if op else loose).append(item)
     keys: dict[str, tuple] = {}
     exacts: dict[str, set] = {}
+    sourced: dict[str, set] = {}  # the exact moves of the operations grouped by origin
     for op, its in by_op.items():
         parts = {p for i in its if (p := _part(i)) is not None}
         # Exact moves name a cause by themselves (the same calls, the same statements, by the same amount);
@@ -121,26 +148,46 @@ def group(items: Sequence, statements: dict[str, float] | None = None) -> list[G
         keys[op] = tuple(sorted(exact or phases or parts, key=repr))
         if where := origins(its):
             keys[op] = ("from", *where)
+            sourced[op] = exact
         elif exact:
             exacts[op] = exact
-    # Each kind of system call per SQL statement where that explains more operations than per request: an
-    # operation of one statement reads the same either way, and stays with the others of its kind.
-    def per_statement(op: str, p: tuple) -> tuple | None:
-        n = (statements or {}).get(op)
-        if p[0] != "syscalls" or p[2] is None or not n:
-            return None
-        return ("syscalls", p[1], "per statement", Fraction(p[2]) / Fraction(n))
+    # Each kind of system call per SQL statement (and so many per request besides: SQL echo logs each
+    # statement and each transaction's BEGIN and COMMIT) where that explains more operations than the same
+    # amount per request: an operation of one statement reads the same either way, and stays with the others
+    # of its kind.
+    def points(ops, kind: str) -> dict[str, tuple[Fraction, Fraction]]:
+        """Each of ``ops`` that added system calls of ``kind``: (its statements, the calls it added)."""
+        out = {}
+        for op in ops:
+            n = (statements or {}).get(op)
+            for p in exacts.get(op) or sourced.get(op) or ():
+                if p[0] == "syscalls" and p[1] == kind and p[2] is not None and n:
+                    out[op] = (Fraction(n), Fraction(p[2]))
+        return out
 
+    kinds = {p[1] for exact in (*exacts.values(), *sourced.values()) for p in exact if p[0] == "syscalls"}
     as_is = Counter(p for exact in exacts.values() for p in exact)
-    scaled = Counter(q for op, exact in exacts.items() for p in exact if (q := per_statement(op, p)))
+    for kind in sorted(kinds):
+        rate, fit = per_statement(points(exacts, kind))
+        for op in fit:
+            p = next(p for p in exacts[op] if p[0] == "syscalls" and p[1] == kind)
+            if len(fit) > as_is[p]:
+                exacts[op] = (exacts[op] - {p}) | {("syscalls", kind, "per statement", *rate)}
     for op, exact in exacts.items():
-        chosen = {q if (q := per_statement(op, p)) and scaled[q] > as_is[p] else p for p in exact}
-        keys[op] = tuple(sorted(chosen, key=repr))
+        keys[op] = tuple(sorted(exact, key=repr))
     groups: dict[tuple, Group] = {}
     for op, its in by_op.items():
         g = groups.setdefault(keys[op], Group(signature=keys[op]))
         g.operations.append(op)
         g.items += its
+    # Where one origin's calls of a kind are the same per SQL statement in each of its operations, say so.
+    for g in groups.values():
+        if g.signature[:1] == ("from",):
+            for kind in sorted({p[1] for op in g.operations for p in sourced[op] if p[0] == "syscalls"}):
+                found = points(g.operations, kind)
+                rate, fit = per_statement(found)
+                if fit and fit == set(found):
+                    g.signature += (("syscalls", kind, "per statement", *rate),)
     out = sorted(groups.values(), key=lambda g: (-len(g.operations), g.operations[0]))
     if loose:
         if len(out) == 1:
@@ -173,13 +220,21 @@ def describe(operations: list[str], items: Sequence, signature: tuple = ()) -> s
     part_of = {id(i): _part(i) for i in items}  # each finding read once
     syscalls = sorted({(p[1], p[2]) for i in numeric if (p := part_of[id(i)]) and p[0] == "syscalls"})
     if signature[:1] == ("from",):
-        parts.append("system calls made by " + ", ".join(f"`{w}`" for w in signature[1:]))
+        parts.append("system calls made by " + ", ".join(f"`{w}`" for w in signature[1:] if isinstance(w, str)))
     scaled = [p for p in signature if isinstance(p, tuple) and p[2:3] == ("per statement",)]
     if scaled:
         kinds = {p[1] for p in scaled}
-        parts.append(" ".join(f"{float(r):+g} `{kind}`" for _, kind, _, r in scaled) + " system calls per SQL "
-                     "statement" + (f" ({_span([c for c in syscalls if c[0] in kinds])} in all)"
-                                    if len(operations) > 1 else ""))
+        besides = {b for *_, b in scaled}
+        if besides == {0}:
+            besides_text = ""
+        elif len(besides) == 1:
+            besides_text = f", and {float(next(iter(besides))):+g} of each per request"
+        else:
+            besides_text = ", and " + ", ".join(f"{float(b):+g} `{kind}`" for _, kind, _, _, b in scaled) + \
+                " per request"
+        parts.append(", ".join(f"{float(a):+g} `{kind}`" for _, kind, _, a, _ in scaled)
+                     + " system calls per SQL statement" + besides_text
+                     + (f" ({_span([c for c in syscalls if c[0] in kinds])} in all)" if len(operations) > 1 else ""))
         syscalls = [c for c in syscalls if c[0] not in kinds]
     if syscalls and len({d for _, d in syscalls}) > 3:
         parts.append(f"{_span(syscalls)} system calls")

@@ -24,7 +24,7 @@ from scripts.judging.budgets import check_budgets
 from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.judging.verdict import Finding, Verdict
 from scripts.results import CommitResult, param_labels
-from scripts.suite import INSTRUCTIONS, PHASES, is_nan
+from scripts.suite import INSTRUCTIONS, PHASES, BenchmarkId, is_nan
 
 
 def compare_results(
@@ -186,12 +186,13 @@ def judge_whole_first(findings: list[Finding]) -> None:
     """An operation is judged as a whole before its parts: where its instructions in total improved beyond
     their tolerance, a phase that rose is cost that moved between phases (status "moved"), not a
     regression. A phase still regresses where the total did not improve."""
-    improved = {f.params for f in findings if f.benchmark == INSTRUCTIONS and f.status == "improved"}
+    improved = {BenchmarkId("", f.params).values[0] for f in findings
+                if f.benchmark == INSTRUCTIONS and f.status == "improved"}
     for f in findings:
-        operation = f.params.split(", ")[0] if f.benchmark == PHASES else None
+        operation = BenchmarkId("", f.params).values[0] if f.benchmark == PHASES else None
         if f.status == "regressed" and operation in improved and f.after is not None:
             f.status = "moved"
-            f.note = f"moved between phases: {operation.strip(chr(39))} as a whole improved beyond its tolerance"
+            f.note = f"moved between phases: {operation} as a whole improved beyond its tolerance"
 
 
 def apply_acceptances(verdict: Verdict, found: list) -> None:

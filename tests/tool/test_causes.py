@@ -369,3 +369,71 @@ def test_sql_echo_gives_one_cause_named_first_in_a_comment_under_20000_character
     lines = md.splitlines()
     assert lines[0].endswith("from 1 cause"), lines[0]
     assert lines[4].startswith("1. 🔴 ") and "logging.StreamHandler.emit" in lines[4], lines[4]
+
+
+def test_an_operation_named_with_a_comma_is_read_whole():
+    """Derived outcomes are named 'GET /api/me (not logged in, stale)': the name holds ", " itself."""
+    name = "GET /api/me (not logged in, stale)"
+    assert operation_of(f"{SYSCALLS}({name!r}, 'write')") == name
+    assert operation_of(f"{PHASES}({name!r}, 'view')") == name
+
+
+def test_a_phase_of_an_operation_named_with_a_comma_moved_when_its_whole_improved():
+    op = "'GET /api/me (not logged in, stale)'"
+    phases = [[op], ["'view'", "'SQL compile'"]]
+    base = result("a" * 40, {INSTR: ([10_000_000], [[op]]), PHASES: ([2_000_000, 1_000_000], phases)})
+    head = result("b" * 40, {INSTR: ([9_840_000], [[op]]), PHASES: ([1_820_000, 1_060_000], phases)})
+    v = compare_results(base, head, RULES)
+    assert v.exit_code == 0, [(f.id, f.status) for f in v.findings]
+
+
+def test_sql_echo_as_it_is_two_writes_per_statement_and_two_per_request_is_one_cause():
+    """SQL echo as the gate measured it: each statement's log line and each transaction's BEGIN and
+    COMMIT, so 2n + 2 writes (and as many getpid calls) in an operation of n statements."""
+    v = compare_results(sql_echo(False, {"write": 2}, {"write": 2}), sql_echo(True, {"write": 2}, {"write": 2}),
+                        RULES)
+    [cause] = _groups(v)
+    assert len(cause.operations) == len(STATEMENTS_OF)
+    assert "+2 `write` system calls per SQL statement, and +2 of each per request" in cause.summary()
+
+
+def test_a_sibling_cost_per_statement_and_per_request_of_another_kind_is_one_cause_too():
+    """Not the example: an audit file fsynced after every statement and once more at each commit."""
+    v = compare_results(sql_echo(False, {"fsync": 1}, {"fsync": 1}), sql_echo(True, {"fsync": 1}, {"fsync": 1}),
+                        RULES)
+    [cause] = _groups(v)
+    assert "+1 `fsync` system calls per SQL statement, and +1 of each per request" in cause.summary()
+
+
+def test_a_lock_taken_at_another_call_site_is_no_new_work_and_splits_no_cause():
+    """The gate's explanation of SQL echo: the writes and getpid calls are new everywhere, and in some
+    operations SQLite's file lock moved from under execute to under fetchall (-2 there, +2 here)."""
+    v = compare_results(sql_echo(False, {"write": 2}, {"write": 2}), sql_echo(True, {"write": 2}, {"write": 2}),
+                        RULES)
+    for i, f in enumerate(v.regressions):
+        rows = [{"function": "write: write <- _Py_write, from Python by _io_FileIO_write", "before": 0,
+                 "after": f.after - f.before, "delta": f.after - f.before}]
+        if i % 3 == 0:
+            rows += [{"function": "other: __fcntl64 <- fcntl, from Python by pysqlite_cursor_execute",
+                      "before": 2, "after": 0, "delta": -2},
+                     {"function": "other: __fcntl64 <- fcntl, from Python by pysqlite_cursor_fetchall",
+                      "before": 0, "after": 2, "delta": 2}]
+        f.explanation = {"syscalls": rows}
+    [cause] = _groups(v)
+    line = cause.summary()
+    assert "system calls made by `_io_FileIO_write`;" in line, line
+    assert "+2 `write` system calls per SQL statement, and +2 of each per request" in line, line
+
+
+def test_calls_made_in_two_places_in_every_operation_name_both_places():
+    """A host lookup on every request beside SQL echo, in one change: every operation gained calls in both
+    places, so its findings are one group, named by both (causes are grouped by operation)."""
+    v = compare_results(sql_echo(False, {"write": 2}, {"network": 1}), sql_echo(True, {"write": 2}, {"network": 1}),
+                        RULES)
+    for f in v.regressions:
+        kind = f.params.split(", ")[-1].strip("'")
+        where = "_io_FileIO_write" if kind == "write" else "socket_getaddrinfo"
+        f.explanation = {"syscalls": [{"function": f"{kind}: x <- y, from Python by {where}", "before": 0,
+                                       "after": f.after - f.before, "delta": f.after - f.before}]}
+    [cause] = _groups(v)
+    assert "`_io_FileIO_write`, `socket_getaddrinfo`" in cause.summary()

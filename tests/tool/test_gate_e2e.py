@@ -593,7 +593,7 @@ def test_sql_echo_on_keeps_the_server_serving_and_is_reported_as_what_it_is(repo
     assert len(comment) < 20_000, len(comment)
     causes = [line for line in comment.splitlines() if line.startswith(("1. 🔴", "2. 🔴", "3. 🔴"))]
     assert 1 <= len(causes) <= 2, causes
-    assert "logging" in causes[0] or "per SQL statement" in causes[0], causes[0]
+    assert "system calls made by" in causes[0] and "per SQL statement" in causes[0], causes[0]
 
 
 @pytest.mark.proof
