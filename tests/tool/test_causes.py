@@ -437,3 +437,25 @@ def test_calls_made_in_two_places_in_every_operation_name_both_places():
                                        "after": f.after - f.before, "delta": f.after - f.before}]}
     [cause] = _groups(v)
     assert "`_io_FileIO_write`, `socket_getaddrinfo`" in cause.summary()
+
+
+def test_an_outcome_with_only_the_statement_counters_joins_the_cause_its_statements_share():
+    """The history's settings page with one query more (6d314c88): +1 statement and +2 `other` calls where
+    callgrind counts (the page, its form's submissions that render it), +1 statement alone in the derived
+    outcomes it does not count. One cause, not two; a +1 elsewhere with no such group stays its own."""
+    counted, outcomes = ["GET /settings", "POST /settings (too long key)"], ["POST /settings (blank key)"]
+    ops = counted + outcomes
+    quoted = [f"'{op}'" for op in ops]
+
+    def at(commit, statements, other):
+        return result(commit, {
+            "bench_counters.OutcomeStatements.track_statements": (statements, [quoted]),
+            SYSCALLS: (other, [[f"'{op}'" for op in counted], ["'other'"]]),
+        })
+
+    v = compare_results(at("a" * 40, [3, 3, 3], [4, 4]), at("b" * 40, [4, 4, 4], [6, 6]), RULES)
+    [cause] = group(v.regressions)
+    assert sorted(cause.operations) == sorted(ops)
+    # Without the wider group, +1 statement alone is a cause of its own.
+    v = compare_results(at("a" * 40, [3, 3, 3], [4, 4]), at("b" * 40, [3, 3, 4], [4, 4]), RULES)
+    assert [g.operations for g in group(v.regressions)] == [outcomes]
