@@ -22,12 +22,12 @@ from scripts.asvtool import Project
 from scripts.errors import UserError
 from scripts.git import commit_hash, revisions, trailers
 from scripts.judging.accept import TRAILER, accepting, read
-from scripts.judging.causes import group
+from scripts.judging.causes import group, operation_of
 from scripts.judging.judge import compare_results
 from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.judging.values import fmt
 from scripts.results import CommitResult, load_results, param_labels
-from scripts.suite import ERRORS_DIR, benchmark_id, benchmark_name, commit_page, is_nan
+from scripts.suite import ERRORS_DIR, STATEMENT_COUNTERS, benchmark_id, benchmark_name, commit_page, is_nan
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Regression:
     kind: str  # time, counter, rate, track, failed, build
     note: str = ""
     accepted: str = ""  # why, when an Accept-Regression trailer of its commit covers it (scripts/judging/accept.py)
+    statements: float | None = None  # the SQL statements its operation runs at its commit, where counted
 
     @property
     def id(self) -> str:  # what scripts.judging.causes groups by
@@ -81,7 +82,21 @@ def find_regressions(results: dict[str, CommitResult], order: list[str], rules: 
             points = [(c, _by_label(results[c], name, label)) for c in series]
             points = [(c, v) for c, v in points if not is_nan(v)]
             out += _regressions_of(results, points, name, label, rules, factor, errors)
+    counted = {c: _statements(results[c]) for c in {r.commit for r in out}}
+    for r in out:
+        r.statements = counted[r.commit].get(operation_of(r.benchmark))
     return sorted(out, key=lambda r: (measured.index(r.commit), r.benchmark))
+
+
+def _statements(result: CommitResult) -> dict[str, float]:
+    """The SQL statements each operation runs at one commit, from its statement counters (so that the causes
+    can tell work added per statement: scripts/judging/causes.py)."""
+    out = {}
+    for name in STATEMENT_COUNTERS:
+        for label, value in zip(param_labels(result.params.get(name) or []), result.value_list(name), strict=False):
+            if isinstance(value, int | float) and not is_nan(value) and (op := operation_of(benchmark_id(name, label))):
+                out[op] = value
+    return out
 
 
 def _by_label(result: CommitResult, name: str, label: str):

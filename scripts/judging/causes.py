@@ -128,7 +128,10 @@ def per_statement(points: dict[str, tuple[Fraction, Fraction]]) -> tuple[tuple[F
 
 def group(items: Sequence, statements: dict[str, float] | None = None) -> list[Group]:
     """``items`` by cause, the largest group first. ``statements``: the SQL statements each operation runs
-    (:func:`statements_per_operation`), so that work added per statement is one cause."""
+    (:func:`statements_per_operation`), so that work added per statement is one cause; without it, what the
+    items say themselves (a history's regression knows its operation's ``statements`` at its commit)."""
+    if statements is None:
+        statements = {op: n for i in items if (n := getattr(i, "statements", None)) and (op := operation_of(i.id))}
     by_op: dict[str, list] = {}
     loose = []
     for item in items:

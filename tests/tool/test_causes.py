@@ -459,3 +459,20 @@ def test_an_outcome_with_only_the_statement_counters_joins_the_cause_its_stateme
     # Without the wider group, +1 statement alone is a cause of its own.
     v = compare_results(at("a" * 40, [3, 3, 3], [4, 4]), at("b" * 40, [3, 3, 4], [4, 4]), RULES)
     assert [g.operations for g in group(v.regressions)] == [outcomes]
+
+
+def test_the_history_groups_sql_echo_per_statement_from_the_statements_it_recorded():
+    """The history has no explanations: a regression knows its operation's statements at its commit, from the
+    statement counters recorded there, and SQL echo (2n + 2 writes) is one cause there too."""
+    commits = [f"{i:x}" * 40 for i in range(1, 7)]
+    results = {}
+    for i, c in enumerate(commits):
+        r = sql_echo(i >= 3, {"write": 2}, {"write": 2})
+        r.commit = c
+        results[c] = r
+    found = find_regressions(results, commits, RULES)
+    home = next(r for r in found if r.benchmark == f"{SYSCALLS}('GET /', 'write')")
+    assert home.statements == STATEMENTS_OF["GET /"]
+    [cause] = group([r for r in found])
+    assert "+2 `write` system calls per SQL statement, and +2 of each per request" in cause.summary()
+    assert regressions_markdown(found).count("cause(s)") == 1
