@@ -264,7 +264,8 @@ def describe(operations: list[str], items: Sequence, signature: tuple = ()) -> s
     totals = [i for i in numeric if benchmark_name(i.id) == INSTRUCTIONS and i.before]
     if totals:
         changes = sorted((i.after - i.before) / i.before for i in totals)
-        parts.append(f"instructions {changes[0]:+.1%}" + (f" to {changes[-1]:+.1%}" if len(changes) > 1 else ""))
+        low, high = f"{changes[0]:+.1%}", f"{changes[-1]:+.1%}"
+        parts.append(f"instructions {low}" + (f" to {high}" if high != low else ""))
     phases: dict[str, list[str]] = {}
     for i in items:
         if (p := part_of[id(i)]) and p[0] == "phase":
