@@ -66,14 +66,15 @@ def _part(item) -> tuple | None:
     bid = BenchmarkId.parse(item.id)
     method = bid.name.rsplit(".", 1)[-1]
     delta = (item.after - item.before) if item.before is not None and item.after is not None else None
+    last = bid.values[-1] if bid.values else ""
     if method == "track_syscalls":
-        return ("syscalls", bid.values[-1], delta)
+        return ("syscalls", last, delta)
     if method == "track_statements":
         return ("statements", delta)
     if method == "track_connections":
         return ("connections", delta)
     if method == "track_phase_instructions":
-        return ("phase", bid.values[-1])
+        return ("phase", last)
     if method == "track_instructions":
         return ("instructions",)
     if is_timing(item.id):

@@ -186,13 +186,15 @@ def judge_whole_first(findings: list[Finding]) -> None:
     """An operation is judged as a whole before its parts: where its instructions in total improved beyond
     their tolerance, a phase that rose is cost that moved between phases (status "moved"), not a
     regression. A phase still regresses where the total did not improve."""
-    improved = {BenchmarkId("", f.params).values[0] for f in findings
-                if f.benchmark == INSTRUCTIONS and f.status == "improved"}
+    def operation(f: Finding) -> str | None:
+        return next(iter(BenchmarkId(f.benchmark, f.params).values), None)
+
+    improved = {operation(f) for f in findings if f.benchmark == INSTRUCTIONS and f.status == "improved"}
     for f in findings:
-        operation = BenchmarkId("", f.params).values[0] if f.benchmark == PHASES else None
-        if f.status == "regressed" and operation in improved and f.after is not None:
+        op = operation(f) if f.benchmark == PHASES else None
+        if f.status == "regressed" and op is not None and op in improved and f.after is not None:
             f.status = "moved"
-            f.note = f"moved between phases: {operation} as a whole improved beyond its tolerance"
+            f.note = f"moved between phases: {op} as a whole improved beyond its tolerance"
 
 
 def apply_acceptances(verdict: Verdict, found: list) -> None:

@@ -476,3 +476,18 @@ def test_the_history_groups_sql_echo_per_statement_from_the_statements_it_record
     [cause] = group([r for r in found])
     assert "+2 `write` system calls per SQL statement, and +2 of each per request" in cause.summary()
     assert regressions_markdown(found).count("cause(s)") == 1
+
+
+def test_a_benchmark_missing_from_the_head_is_judged_and_grouped_without_parameters():
+    """A run asked for some benchmarks (--bench): the phases and system calls are missing from the head as
+    wholes, findings without parameters, which the whole-before-parts rule and the causes read too (the SQL
+    echo proof crashed on one)."""
+    phases = [["'GET /'"], ["'view'"]]
+    base = result("a" * 40, {INSTR: ([10_000_000], [["'GET /'"]]), PHASES: ([2_000_000], phases),
+                             SYSCALLS: ([4], [["'GET /'"], ["'write'"]])})
+    head = result("b" * 40, {INSTR: ([9_000_000], [["'GET /'"]])})
+    v = compare_results(base, head, RULES)
+    missing = [f for f in v.findings if f.status == "missing"]
+    assert {f.benchmark for f in missing} == {PHASES, SYSCALLS} and all(f.params == "" for f in missing)
+    assert group(missing) is not None
+    to_markdown(v)
