@@ -41,7 +41,6 @@ from .dump import (
     KINDS,
     Dump,
     dumps_by_process,
-    inclusive_costs,
     measured_dumps,
     parse_dumps,
     per_operation,
@@ -103,15 +102,15 @@ class Count:
         self.exe = valgrind()
         self.operations = {name: _spec(op, repeat, warmup) for name, op in operations.items()}
         self.first = first or {}
-        self.phased = dict(phased or {})  # operation -> its warm-up runs with the phases' wrappers
+        self.phased = frozenset(phased or ())  # counted by phase too, in the same run
         self.script = child_script(self.operations, setup, prelude=prelude, first=first, phased=self.phased)
         self.python = python or sys.executable
         self.env = env
         self.timeout = timeout
         self.options = tuple(options)  # more valgrind options
         # For the ``phased`` operations, their run by phase (benchmarks/counting/phases.py): the inclusive
-        # instructions of each of the phases' trampolines and every instruction of the run, or the error
-        # (a str) that stopped it.
+        # instructions of each of the phases' trampolines per run and every instruction of the run, or the
+        # error (a str) that kept the wrappers out.
         self.by_phase: dict[str, tuple[dict[str, float], float] | str] = {}
         self.manifest: dict[str, object] = {}
         self.counts: dict[str, float | str] = {}  # what finish() returned
@@ -182,12 +181,10 @@ class Count:
             counts: dict[str, float | str] = {}
             for name, (op, paths) in measured.items():
                 ops = self.first if name in self.first else {name: op}
-                paths = self._read_by_phase(name, reports.get(name, {}), paths)
                 positions = measured_dumps(ops, len(paths))[name]
                 self.raw[name] = per_operation(ops, parse_dumps(paths))[name]
                 read = [read_dump(paths[i]) for i in positions]  # each measured dump read once
-                if reports.get(name, {}).get("in_total"):  # counted once: its total is its run by phase
-                    self.by_phase[name] = self._trampolines(read, op.repeat), self.raw[name]
+                self._keep_by_phase(name, reports.get(name, {}), read, op.repeat)
                 counts[name] = self.raw[name] - sum(dump.excluded for dump in read) / op.repeat
                 kinds, sites = Counter(), Counter()
                 for dump in read:
@@ -207,21 +204,14 @@ class Count:
         self.counts = counts
         return counts
 
-    def _read_by_phase(self, name: str, report: dict, paths: list[Path]) -> list[Path]:
-        """Keep the operation's run by phase, if it had one; returns its total's dumps (the run by phase
-        leaves one more before the one at exit, at its end marker)."""
+    def _keep_by_phase(self, name: str, report: dict, read: list[Dump], repeat: int) -> None:
+        """Keep the operation's run by phase (its total's run, with the wrappers in place), if it had one."""
         if name not in self.phased or report.get("status") != "ran":
-            return paths
-        extra = report.get("phase_dumps", 0)
+            return
         if report.get("by_phase") != "ran":
             self.by_phase[name] = report.get("phase_error", "its run by phase did not report")
-        elif report.get("in_total"):
-            pass  # read with its total (finish)
-        elif len(paths) < 2 + extra:
-            self.by_phase[name] = f"expected its run by phase in callgrind's dumps, got {len(paths)} dumps"
         else:
-            self.by_phase[name] = inclusive_costs(paths[-2], PREFIX), parse_dumps([paths[-2]])[0]
-        return paths[:len(paths) - 1 - extra] + paths[-1:] if extra else paths
+            self.by_phase[name] = self._trampolines(read, repeat), self.raw[name]
 
     @staticmethod
     def _trampolines(read: list[Dump], repeat: int) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _measured(fn: str, prep: str, op: Spec) -> str:
 
 def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int = 10, warmup: int = 3, *,
                  prelude: str = "", first: dict[str, Spec] | None = None,
-                 phased: dict[str, int | str] | None = None) -> str:
+                 phased: Collection[str] = ()) -> str:
     """The Python program valgrind runs.
 
     1. ``prelude``, uninstrumented; then each of ``first``, measured in this
@@ -79,11 +80,10 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
        2%). An operation that raises NotImplementedError in its warm-up (a
        feature this commit lacks) reports "skipped"; one that fails reports
        its error; the others are still measured.
-    4. Each operation named in ``phased`` (with its warm-up runs, a count) is
-       then counted once more in its process, by phase (program.py,
-       ``_by_phase``): ``setup`` must have set ``_PHASES`` to the wrappers
-       (benchmarks/counting/phases.py, ``prepare``). One named with ``"total"`` is
-       counted once, its total by phase (program.py, ``_wrap_total``).
+    4. Each operation named in ``phased`` is counted by phase in the same
+       run (program.py, ``_wrap``): ``setup`` must have set ``_PHASES`` to
+       the wrappers (benchmarks/counting/phases.py, ``prepare``), which are
+       put in place before the operation's warm-up.
     """
     lines = [PROGRAM, textwrap.dedent(prelude).strip()]
     if first:
@@ -98,7 +98,7 @@ def child_script(operations: dict[str, Spec | str], setup: str = "", repeat: int
         op = _spec(op, repeat, warmup)
         fn, code, prep = _function(name, op)
         lines.append(code)
-        flag = f", {phased[name]!r}" if name in (phased or {}) else ""
+        flag = ", True" if name in phased else ""
         calls.append(f"_measure({index}, {fn}, lambda: {prep}, {op.warmup}, {op.repeat}, {bool(op.prepare)}{flag})"
                      f"  # {name}")
     lines += ["_gc.collect()", "_gc.freeze()", *calls]

@@ -347,9 +347,9 @@ def split(names: list[str]) -> list[list[str]]:
 
 # Each counting process makes the phases' wrappers once its context is
 # built (benchmarks/counting/phases.py), before it forks, and says which trampoline
-# means what; each operation's process puts them in place after its total
-# is counted (benchmarks/counting/program.py, _by_phase). If they cannot be made
-# at this commit, the counts by phase alone fail, with that error.
+# means what; each operation's process puts them in place before its
+# warm-up (benchmarks/counting/program.py, _wrap). If they cannot be made at this
+# commit, the counts by phase alone fail, with that error.
 PHASES_SETUP = """
 try:
     from benchmarks.phases import prepare as _prepare
@@ -367,9 +367,8 @@ with open(os.path.join(os.environ["CG_MANIFEST"], "trampolines.json"), "w") as _
 # same code counted twice. Not the allocators': glibc jumps from one to
 # another, and a toggle whose exit callgrind never sees leaves collection
 # off. In this order: a toggle sets collection off at the start, and the
-# later option sets it on again. The run by phase starts at a reset
-# (os.getpgrp), not at a dump: what ran before it is never read.
-OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
+# later option sets it on again.
+OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes")
 
 
 def counting_program(by_phase: bool) -> str:
@@ -377,20 +376,13 @@ def counting_program(by_phase: bool) -> str:
     return CHILD_PROGRAM + PHASES_SETUP if by_phase else CHILD_PROGRAM
 
 
-# Warm-up runs with the phases' wrappers in place, before the run by phase:
-# the interpreter re-specialises the code that now calls them. The scrypt
-# operations are counted once, their total by phase ("total", program.py's
-# _wrap_total): their run is the hash (~785M instructions, ~2 s under callgrind).
-PHASE_WARMUP = 2
-
-
-def phased(names) -> dict[str, int | str]:
-    """Each of ``names`` with its warm-up runs before its run by phase (``"total"``: its total is by phase).
-
-    The derived outcomes are counted once too, their total by phase: their counts began with the wrappers
-    in place, and one counted run instead of two (and two warm-ups fewer) is what lets 20 of them into a
-    commit's budget (docs/measurements.md, "What a commit costs")."""
-    return {name: "total" if name in HEAVY or name in DERIVED_NAMES else PHASE_WARMUP for name in names}
+def phased(names) -> set[str]:
+    """The operations of ``names`` counted by phase: every one, in its one counted run, with the phases'
+    wrappers in place from its warm-up. A second run by phase after the total (two more warm-ups and a run,
+    instrumented) cost the operations written by hand ~12 s of valgrind's CPU a commit; what it bought,
+    totals without the wrappers' own work, is a constant of each operation's path (docs/measurements.md,
+    "What a commit costs")."""
+    return set(names)
 
 
 def environment(db_path, library) -> dict[str, str]:

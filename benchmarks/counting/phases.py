@@ -5,8 +5,8 @@ frame of its own, so "the template render" or ``target_app/api.py:settings``
 cannot be read from a dump. So each counting process (benchmarks/counting/measures.py)
 makes wrappers (:func:`prepare`) for the functions that begin each phase,
 every function of ``target_app`` and a few of the libraries' entry points;
-each operation's process puts them in place once its total is counted
-(:meth:`Tracker.activate`) and counts one more run. Each wrapper runs its
+each operation's process puts them in place before its warm-up
+(:meth:`Tracker.activate`), so its one counted run is by phase too. Each wrapper runs its
 function through a C function of its own: a trampoline from a small
 library compiled once (benchmarks/counting/libs.py). callgrind gives each
 trampoline's inclusive cost, so one dump per operation gives:
@@ -23,9 +23,10 @@ itself (``--toggle-collect``, benchmarks/counting/measures.py: OPTIONS); the
 allocators' is counted in the phase that called them (a toggle cannot
 leave glibc's out: it jumps from one allocator to another).
 
-The wrappers' and trampolines' own work is counted here (the same at every
-commit), never in the operation's total, which is counted before they are
-in place.
+The wrappers' and trampolines' own work is counted here and in the
+operation's total, which is counted in the same run: the same at every
+commit for the same path, and a share of the total that
+docs/measurements.md ("What a commit costs") gives by operation.
 """
 
 from __future__ import annotations

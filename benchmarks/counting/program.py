@@ -30,8 +30,7 @@ def _report(_index, **_fields):
 
 def _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased):
     _restore()
-    if _phased == "total":
-        _wrap_total()
+    _phases = _wrap() if _phased else {}
     try:
         for _i in range(_warmup):
             _fn(-1 - _i, _prep())
@@ -53,50 +52,21 @@ def _child(_index, _fn, _prep, _warmup, _repeat, _per_run, _phased):
         for _i in range(_repeat):
             _fn(_i, None)
         _os.getppid()
-    _report(_index, status="ran", **(_by_phase(_fn, _prep, _phased) if _phased is not None else {}))
+    _report(_index, status="ran", **_phases)
 
-# Counted by phase too (benchmarks/counting/phases.py), after its total and with
-# what that count compiled and instrumented: the wrappers the set-up made
-# (_PHASES) are put in place, the operation warms up with them (_warmup
-# runs), and one run is counted from a reset (os.getpgrp: --zero-before, no dump of the
-# warm-up) to a marker. Its one dump follows the total's, and comes only
-# once the warm-up went well.
+# Counted by phase too (benchmarks/counting/phases.py) in the same run: the
+# wrappers the set-up made (_PHASES) are put in place before the warm-up,
+# so that the one counted run is both the operation's total and its run
+# by phase. The total holds the wrappers' own work, a constant of its path
+# (docs/measurements.md, "What a commit costs").
+# Without the wrappers, the total is counted all the same.
 _PHASES = None
-def _by_phase(_fn, _prep, _warmup):
-    # Counted once, in its total's run (_wrap_total).
-    if _warmup == "total":
-        return _TOTAL[0]
-    try:
-        _PHASES.activate()
-        for _i in range(_warmup):
-            _fn(-100 - _i, _prep())
-        _gc.collect()
-        _p = _prep()
-    except Exception as _exc:
-        return {"by_phase": "failed", "phase_dumps": 0, "phase_error": f"{type(_exc).__name__}: {_exc}"}
-    _os.getpgrp()
-    try:
-        _fn(0, _p)
-    except Exception as _exc:
-        return {"by_phase": "failed", "phase_dumps": 1, "phase_error": f"{type(_exc).__name__}: {_exc}"}
-    finally:
-        _os.getppid()
-    return {"by_phase": "ran", "phase_dumps": 1}
-
-# The scrypt operations are counted once, by phase ("total"): the wrappers
-# are put in place before their warm-up, so that their one counted run is
-# both their total and their run by phase, and the hash (~785M
-# instructions, ~2 s under callgrind) runs once instead of twice. Their
-# totals hold the wrappers' own work: 0.04-0.2% of the run, a constant of
-# its path (docs/measurements.md, "What a commit costs"). Without the
-# wrappers, the total is counted all the same.
-_TOTAL = [{"by_phase": "ran", "phase_dumps": 0, "in_total": True}]
-def _wrap_total():
+def _wrap():
     try:
         _PHASES.activate()
     except Exception as _exc:
-        _TOTAL[0] = {"by_phase": "failed", "phase_dumps": 0,
-                     "phase_error": f"the phases' wrappers: {type(_exc).__name__}: {_exc}"}
+        return {"by_phase": "failed", "phase_error": f"the phases' wrappers: {type(_exc).__name__}: {_exc}"}
+    return {"by_phase": "ran"}
 
 # What an operation wrote to the database stays out of the next one's way:
 # the parent keeps the database's files as the set-up left them (_keep, at

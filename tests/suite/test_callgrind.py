@@ -13,20 +13,20 @@ from benchmarks.counting import dump as reader
 
 def test_child_script_measures_each_operation_in_a_forked_process_between_markers():
     ops = {"a": "x = 1", "b-c": child.Spec("y = _p", prepare="2", repeat=3, warmup=1)}
-    script = child.child_script(ops, "import sys", repeat=5, warmup=2, phased={"a": 1})
+    script = child.child_script(ops, "import sys", repeat=5, warmup=2, phased={"a"})
     compile(script, "<child>", "exec")
-    # One pair of markers around all runs, or one around each run with a prepare step; and the end of a run
-    # by phase, which starts at a reset.
-    assert script.count("_os.getppid()") == 5
-    assert script.count("_os.getpgrp()") == 1
+    # One pair of markers around all runs, or one around each run with a prepare step: the run by phase is
+    # the same run.
+    assert script.count("_os.getppid()") == 4
     assert script.index("def _op_a") < script.index("def _op_b_c")
     # The parent forks one process per operation after the set-up, in order;
     # each warms up before it switches instrumentation on.
-    assert "_measure(0, _op_a, lambda: None, 2, 5, False, 1)" in script  # then by phase, after 1 warm-up
+    assert "_measure(0, _op_a, lambda: None, 2, 5, False, True)" in script  # with the phases' wrappers
     assert "_measure(1, _op_b_c, lambda: (2), 1, 3, True)" in script
     assert script.index("import sys") < script.index("_gc.freeze()") < script.index("_measure(0,")
     body = script[script.index("def _child"):script.index("def _measure")]
-    assert body.index("_warmup") < body.index('_instrument("on")') < body.index("_os.getppid()")
+    assert body.index("_wrap()") < body.index("range(_warmup)") < body.index('_instrument("on")') < \
+        body.index("_os.getppid()")
 
 
 def test_child_script_measures_first_before_setup():
@@ -290,8 +290,8 @@ def test_a_real_fsync_and_write_are_counted_exactly_and_named_where_they_were_ma
 # What the counting processes run, byte for byte: a change to this text moves
 # the counts (docs/measurements.md, "Noise"), so it is made on purpose, with
 # a version bump of the benchmarks it counts and a new pin here.
-CHILD_PROGRAMS = {"operations": "28c9212902685a94", "cold start and scrypt": "67bfb0b81d1acaa5"}
-VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes", "--zero-before=getpgrp")
+CHILD_PROGRAMS = {"operations": "70540870c132b1c3", "cold start and scrypt": "9248f7a829a2830e"}
+VALGRIND_OPTIONS = ("--toggle-collect=find_name_in_mro", "--collect-atstart=yes")
 
 
 @needs_valgrind
