@@ -338,10 +338,10 @@ def specs(names) -> dict[str, Spec]:
 
 def split(names: list[str]) -> list[list[str]]:
     """Two groups of about the same cost: the scrypt operations with SECOND_GROUP (beside the cold start) and
-    three in five of the derived outcomes, and the rest (measured: 30 s and 69 s before the outcomes were
-    shared, docs/measurements.md)."""
+    every other derived outcome, and the rest (measured alone: 36.4 s and 32.4 s with three in five of the
+    outcomes in the first, docs/measurements.md)."""
     derived = [n for n in names if n in DERIVED_NAMES]
-    first = [n for n in names if n in HEAVY or n in SECOND_GROUP] + [n for i, n in enumerate(derived) if i % 5 < 3]
+    first = [n for n in names if n in HEAVY or n in SECOND_GROUP] + derived[::2]
     return [first, [n for n in names if n not in first]]
 
 
