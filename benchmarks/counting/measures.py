@@ -34,17 +34,16 @@ from .plans import QueryCosts
 
 MAIN_ROUTES = ["/", "/auth/login", "/api/me", "/api/users", "/api/settings"]
 # Requests with new values before a stream is read: a probe, and where it grows, more than a cache bounded at
-# 1,024 entries holds. The probe's 300 fill the framework's own bounded caches (urllib's of 128 URLs,
-# SQLAlchemy's memoized attributes: the homepage's stream keeps 1.1 blocks a request at 100, 0.2 at 250,
-# 0.05 from 400; docs/measurements.md). A probe that keeps less than half what the rule allows
-# (benchmarks/rules.toml, half a block) is the value; one that keeps more is read again at each of
-# PROBE_STAGES, and the first that keeps less is the value; one that still grows at the last goes on to
-# STREAM_WARMUP, whose value is the verdict's. The stages are the probe's noise: the same code reads
-# 0.0-0.5 at 300 (the homepage's, the posts', the logout's and the static file's streams, their caches
-# still settling; CI once read the static file's at 0.5), 0.0-0.06 from 500; a cache with a bound of
-# 1,024 or none still keeps a block a request at 700.
-PROBE_WARMUP = 300
-PROBE_STAGES = (PROBE_WARMUP, 700)
+# 1,024 entries holds. Most streams keep nothing from the first requests on; the others fill the framework's
+# own bounded caches first (urllib's of 128 URLs, SQLAlchemy's memoized attributes: the homepage's stream
+# keeps 0.84 blocks a request at 100, 0.25 at 150, 0.0 from 300; docs/measurements.md). A stream is read
+# at each of PROBE_STAGES in turn, and the first stage that keeps less than half what the rule allows
+# (benchmarks/rules.toml, half a block) gives the value; one that still grows at the last goes on to
+# STREAM_WARMUP, whose value is the verdict's. The stages are the probe's noise: the same code reads 0.0 at
+# 100 on 10 of 15 streams (the homepage's, the posts', the users', the logout's and the static file's
+# still settle), 0.0-0.5 at 300 (CI once read the static file's at 0.5), 0.0-0.06 from 500; a cache with a
+# bound of 1,024 or none still keeps a block a request at 700.
+PROBE_STAGES = (100, 300, 700)
 PROBE_GROWTH = 0.25
 # A stream slower than this fails alone (its route's requests got that slow: the other counters say why),
 # rather than holding the commit's exact set-up past asv's timeout. Today's slowest takes ~8 s to 1,600.
@@ -219,8 +218,8 @@ def retained_per_input(names=None, warmup: int = STREAM_WARMUP, per_window: int 
     bench_counters.RetainedPerInput): requests with new values, then ``windows`` windows of ``per_window``
     more; what each new request keeps, the least of the windows.
 
-    First a short probe (PROBE_WARMUP requests before the windows). Where it shows growth, the stream is read
-    again at each later stage of PROBE_STAGES, and where it still grows, after ``warmup`` requests: more than
+    First a short probe (the first of PROBE_STAGES, in requests before the windows). Where it shows growth, the
+    stream is read again at each later stage, and where it still grows, after ``warmup`` requests: more than
     a cache bounded at 1,024 entries holds, which is then full and evicts one entry per new value, while a
     cache without a bound still keeps one per request. Most commits keep nothing, and pay for the probe alone
     (a stream's 1,600 requests cost ~2-7 s each; docs/measurements.md).
