@@ -20,6 +20,7 @@ from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.judging.verdict import Verdict
 from scripts.locks import changes_between
 from scripts.results import load_results
+from scripts.shared import EXACT, OTHER_TRACKS, measured_alike, share
 from scripts.suite import CALLGRIND_MODULES, benchmark_name
 
 
@@ -54,18 +55,33 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     """Run base and head into ``out_dir/results``, rounds interleaved between them.
 
     Without ``bench``, the tracks run once per side and the timings with
-    ``rounds`` interleaved rounds. ``installs`` keeps why a side could not be installed.
+    ``rounds`` interleaved rounds; the base's exact benchmarks are taken
+    from the history where it measured them alike (scripts/shared.py), and
+    measured otherwise. ``installs`` keeps why a side could not be installed.
     """
     results_dir = out_dir / "results"
     side = side_project(project, results_dir)
-    if bench:
-        runs = [dict(bench=bench, rounds=rounds, interleave=True)]
-    else:
-        runs = [dict(bench=[TRACKS], rounds=1), dict(bench=[TIMINGS], rounds=rounds, interleave=True)]
-    for run in runs:
-        proc = side.run([pair.base, pair.head], quick=quick, callgrind=callgrind, on_line=installs, **run)
+
+    def run(commits: list[str], **options) -> None:
+        proc = side.run(commits, quick=quick, callgrind=callgrind, on_line=installs, **options)
         if proc.returncode not in (0, 2):  # 2: some benchmark failed, which the gate judges
             raise UserError(f"asv run exited with {proc.returncode}")
+
+    if bench:
+        run([pair.base, pair.head], bench=bench, rounds=rounds, interleave=True)
+        return results_dir
+    source = measured_alike(project.root, project.results_dir, project.machine, pair.base, callgrind)
+    if source is None:
+        run([pair.base, pair.head], bench=[TRACKS], rounds=1)
+    else:
+        print(f"[gate] the base's exact counts: the history's of {source[:8]}, measured alike (the same app "
+              "files, suite, environment and valgrind)", file=sys.stderr, flush=True)
+        run([pair.base], bench=[OTHER_TRACKS], rounds=1)
+        if not share(project.results_dir, source, results_dir, project.machine, pair.base):
+            print("[gate] they could not be shared: measuring them", file=sys.stderr, flush=True)
+            run([pair.base], bench=[EXACT], rounds=1)
+        run([pair.head], bench=[TRACKS], rounds=1)
+    run([pair.base, pair.head], bench=[TIMINGS], rounds=rounds, interleave=True)
     return results_dir
 
 

@@ -14,6 +14,7 @@ from scripts.coverage import commit_coverage
 from scripts.errors import UserError
 from scripts.git import commit_hash, git, revisions
 from scripts.results import CommitResult, load_results
+from scripts.shared import forget, record
 from scripts.suite import ARTEFACTS_DIR, ERRORS_DIR
 
 # What a commit ships: its code and its lock (a commit that only moves a pin is measured too).
@@ -247,6 +248,11 @@ def run_history(
         report.seconds_per_commit.append(time.monotonic() - t0)
         report.measured.append(commit)
         result = load_results(project.results_dir, machine, commit).get(commit)
+        # Measured in full, its exact counts are what a gate whose base is measured alike takes (scripts/shared.py).
+        if bench is None and changed is None and result is not None and not result.build_failed:
+            record(project.root, machine, commit, callgrind)
+        else:
+            forget(project.root, machine, commit)
         if result is None or result.build_failed:
             report.build_failures.append(commit)
         elif result.failed():

@@ -4,6 +4,7 @@ reads by name exists under that name, and the folders and variables are the ones
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,21 @@ def test_the_callgrind_modules_exist(prefix):
 def test_the_variables_are_the_ones_the_suite_reads():
     assert suite.ARTEFACTS_VARIABLE == artefacts.VARIABLE
     assert suite.ONLY_VARIABLE == exact.ONLY_VARIABLE
+
+
+def test_the_exact_classes_are_the_ones_the_exact_set_up_measures():
+    """Every class whose setup_cache is the one exact set-up, and no other: a class missing here would be
+    measured again by a gate for nothing, one too many would be shared without being exact."""
+    import inspect
+
+    readers = {qualified for classes in exact.READERS.values() for qualified in classes}
+    assert set(suite.EXACT_CLASSES) == readers
+    found = set()
+    for path in sorted(Path(exact.__file__).resolve().parents[1].glob("bench_*.py")):
+        module_name = path.stem
+        module = importlib.import_module(f"benchmarks.{module_name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if (cls.__module__ == module.__name__ and not name.startswith("_")  # asv takes no base class
+                    and getattr(cls, "setup_cache", None) is exact.measure_exact):
+                found.add(f"{module_name}.{name}")
+    assert found == readers
