@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -644,3 +645,33 @@ def test_three_accepted_four_percent_steps_pass_until_the_ledger_budget_says_no(
     [f] = [f for f in last["findings"] if f["status"] == "regressed"]
     assert f["id"] == home and "accepted steps since v1.0 add up to +12" in f["note"], f
     assert last["ledger"]["baseline"] == "v1.0" and last["ledger"]["lines"][0]["over"]
+
+
+@pytest.mark.proof
+@needs_valgrind
+def test_a_gate_whose_base_the_history_measured_takes_its_exact_counters_from_there(tmp_path):
+    """The history measures main; a gate of a docstring-only branch against it measures the base's other
+    tracks and its timings, takes the base's exact counters from the history, and passes. Its own repository:
+    the others' gates measure both sides."""
+    from scripts.results import load_results
+    from scripts.shared import EXACT
+
+    r = ThrowawayRepo(tmp_path / "repo")
+    sh(r.path, "git", "checkout", "-q", "-b", "docs", "main")
+    r.edit("target_app/main.py", '"""', '"""A docstring-only change. ')
+    r.commit("docstring only")
+    sh(r.path, "git", "checkout", "-q", "main")
+    history = subprocess.run([sys.executable, "-m", "scripts", "history", "--repo", str(r.path), "--last", "1",
+                              "--no-publish"], cwd=ROOT, env=ENV, text=True, capture_output=True, timeout=900)
+    assert history.returncode == 0, history.stdout[-3000:] + history.stderr[-3000:]
+    proc, data = gate(r, "docs", tmp_path, bench=[])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"[gate] the base's exact counts: the history's of {r.first[:8]}" in proc.stderr
+    machine = next(p.name for p in (r.path / ".asv" / "results").iterdir() if p.is_dir())
+    measured = load_results(r.path / ".asv" / "results", machine)[r.first]
+    gated = load_results(r.path / ".asv" / "gate" / "results", machine)
+    base, head = gated[r.first], gated[sh(r.path, "git", "rev-parse", "docs").strip()]
+    exact = [name for name in measured.values if re.match(EXACT, name)]
+    assert exact and all(json.dumps(base.values[name]) == json.dumps(measured.values[name]) for name in exact)
+    assert all(name in head.values for name in exact)  # the head's are measured
+    assert "bench_server.ConcurrentHomepage.track_success_rate" in base.values  # the base's loads are too
