@@ -4,7 +4,7 @@ Statements, scans, rows, bytes, memory blocks, instructions and system calls com
 same app is measured by the same suite in the same environment on the same machine (docs/measurements.md,
 "Noise"). The history measures every commit of main that changes the app, and a gate against main would
 count its base again: the exact set-up is ~55 s of each side. So the history writes, beside each commit it
-measures in full, what it measured with (:func:`fingerprint`: the app's files at the commit, the suite's and
+measures in full, what it measured with (:func:`fingerprint`: the app and its lock at the commit, the suite's and
 the environment's files in the working tree, valgrind's version, whether callgrind was on); a gate takes its
 base's exact benchmarks from a commit measured with the same fingerprint, and measures them where there is
 none. Timings and the live server's loads are never shared: base and head run them on one runner, in one
@@ -21,10 +21,8 @@ import subprocess
 from pathlib import Path
 
 from scripts.git import git
-from scripts.suite import ARTEFACTS_DIR, EXACT_CLASSES
+from scripts.suite import APP_PATHS, ARTEFACTS_DIR, EXACT_CLASSES
 
-# What a commit's build reads of it (asv.conf.json's build: the project's backend, its package, its lock).
-APP_PATHS = ("target_app", "pyproject.toml", "requirements.lock", "setup.py", "setup.cfg", "MANIFEST.in")
 # What measures it, from the working tree: the suite but its rules (which judge, not measure), the
 # environment's definition and install.
 SUITE_PATHS = ("benchmarks", "asv.conf.json", "scripts/lockenv.py", "scripts/pre-lock.txt")
@@ -43,7 +41,8 @@ def _digest(parts) -> str:
 
 
 def app_files(root: Path, commit: str) -> str:
-    """A digest of what the build reads at ``commit`` (git's object ids of APP_PATHS)."""
+    """A digest of the app at ``commit``: git's object ids of APP_PATHS, what the history measures a commit
+    for (pyproject.toml changes with the repository's tools: its build is the same wheel)."""
     return _digest([git(root, "ls-tree", "-r", commit, "--", *APP_PATHS)])
 
 

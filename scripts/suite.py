@@ -94,6 +94,11 @@ EXACT_CLASSES = (
 # What callgrind measures: the modules whose benchmarks run under it.
 CALLGRIND_MODULES = ("bench_instructions.", "bench_syscalls.", "bench_phases.")
 
+# What a commit ships: its code and its lock (a commit that only moves a pin is measured too). The history
+# measures the commits that change them; a gate shares the exact counts of commits alike in them
+# (scripts/shared.py).
+APP_PATHS = ("target_app", "requirements.lock")
+
 # The folders of .asv/: what the suite's runs keep per operation (benchmarks/counting/artefacts.py writes it),
 # the history's error lines per commit, and the site's page of each commit under the published html.
 ARTEFACTS_DIR = ".asv/artefacts"

@@ -15,10 +15,7 @@ from scripts.errors import UserError
 from scripts.git import commit_hash, git, revisions
 from scripts.results import CommitResult, load_results
 from scripts.shared import forget, record
-from scripts.suite import ARTEFACTS_DIR, ERRORS_DIR
-
-# What a commit ships: its code and its lock (a commit that only moves a pin is measured too).
-APP_PATHS = ("target_app", "requirements.lock")
+from scripts.suite import APP_PATHS, ARTEFACTS_DIR, ERRORS_DIR
 
 
 def select_commits(

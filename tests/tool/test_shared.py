@@ -64,8 +64,10 @@ def test_a_commit_measured_alike_is_found_and_only_its_exact_rows_are_shared(rep
     _results(history, measured, {INSTRUCTIONS: _row([7.0, float("nan")]), STATEMENTS: _row(3),
                                  SERVER: _row(2.5), TIMING: _row(0.001)})
     shared.record(repo, MACHINE, measured, callgrind=True)
-    # A later commit of main that leaves the app alone (its README): its base is measured alike.
-    base = _commit(repo, "README.md", "hello again\n")
+    # Later commits of main that leave the app and its lock alone (the README, the repository's tools in
+    # pyproject.toml, as the history skips them): their base is measured alike.
+    _commit(repo, "README.md", "hello again\n")
+    base = _commit(repo, "pyproject.toml", "[project]\nname = 'a'\n[tool.ruff]\nline-length = 120\n")
     assert shared.measured_alike(repo, history, MACHINE, base, callgrind=True) == measured
 
     gate = tmp_path / "gate"
