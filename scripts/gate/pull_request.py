@@ -74,8 +74,8 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     if source is None:
         run([pair.base, pair.head], bench=[TRACKS], rounds=1)
     else:
-        print(f"[gate] the base's exact counts: the history's of {source[:8]}, measured alike (the same app "
-              "files, suite, environment and valgrind)", file=sys.stderr, flush=True)
+        print(f"[gate] the base's exact counts: the history's of {source[:8]}, measured alike (the same app and "
+              "lock, suite, environment and valgrind)", file=sys.stderr, flush=True)
         run([pair.base], bench=[OTHER_TRACKS], rounds=1)
         if not share(project.results_dir, source, results_dir, project.machine, pair.base):
             print("[gate] they could not be shared: measuring them", file=sys.stderr, flush=True)
