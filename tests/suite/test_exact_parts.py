@@ -31,6 +31,14 @@ def test_every_class_that_reads_the_exact_set_up_has_its_part():
     assert _readers_of_the_exact_set_up() == listed
 
 
+def test_the_shared_setup_cache_is_two_lines_that_call_the_measurement():
+    # asv_runner reads and tokenizes a benchmark's setup_cache source in the process of every parameter
+    # combination: its cost is paid ~1,100 times a commit, so the body lives in measure_parts.
+    lines, _ = inspect.getsourcelines(measure_exact)
+    assert len(lines) <= 2
+    assert "measure_parts()" in lines[-1]
+
+
 @pytest.mark.parametrize("regexes, parts", [
     (None, set(READERS)),
     (["SqlStatements"], {"SqlStatements"}),
