@@ -60,6 +60,9 @@ def run_pair(project: Project, pair: Pair, out_dir: Path, *, bench: list[str] | 
     measured otherwise. ``installs`` keeps why a side could not be installed.
     """
     results_dir = out_dir / "results"
+    # A gate judges what it measured: a folder kept from an earlier gate (another --bench, an older suite)
+    # would hold rows of these commits that this run did not measure.
+    shutil.rmtree(results_dir, ignore_errors=True)
     side = side_project(project, results_dir)
 
     def run(commits: list[str], **options) -> None:

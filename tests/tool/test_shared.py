@@ -136,3 +136,32 @@ def test_nothing_is_shared_into_a_base_that_left_no_results(repo, tmp_path):
 def test_the_gate_runs_the_other_tracks_of_a_shared_base_and_no_timing(ident, exact):
     assert bool(re.search(shared.EXACT, ident)) is exact
     assert bool(re.search(shared.OTHER_TRACKS, ident)) is (not exact and ".time" not in ident)
+
+
+def test_a_gate_measures_into_a_folder_of_its_own(tmp_path, monkeypatch):
+    # A --bench gate after a full one: the head's old rows must not be judged beside the new ones.
+    from scripts.gate import pull_request
+
+    out = tmp_path / "gate"
+    base, head = "a" * 40, "b" * 40
+    stale = _results(out / "results", head, {TIMING: _row(1.0), STATEMENTS: _row(5)})
+    ran = []
+
+    class Side:
+        def run(self, commits, **options):
+            ran.append((commits, options.get("bench")))
+            for commit in commits:  # as asv does: the rows it ran replace theirs, the others stay
+                path = out / "results" / MACHINE / f"{commit[:8]}-env.json"
+                rows = json.loads(path.read_text())["results"] if path.exists() else {}
+                _results(out / "results", commit, {**rows, STATEMENTS: _row(5)})
+            return subprocess.CompletedProcess([], 0)
+
+    monkeypatch.setattr(pull_request, "side_project", lambda project, results_dir: Side())
+
+    class Project:
+        root, results_dir, machine = tmp_path, tmp_path / "none", MACHINE
+
+    pull_request.run_pair(Project(), pull_request.Pair(base, head), out, bench=["Statements"])
+    assert ran == [([base, head], ["Statements"])]
+    rows = json.loads(stale.read_text())["results"]
+    assert set(rows) == {STATEMENTS}
