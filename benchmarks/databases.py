@@ -99,10 +99,16 @@ def bench_db(password_method: str | None = None) -> Path | str:
 
 def dependencies_fingerprint() -> str:
     """A hash of the installed distributions and their versions: each commit runs with its own lock, and a
-    database built under one SQLAlchemy is not reused under another."""
-    import importlib.metadata
+    database built under one SQLAlchemy is not reused under another.
 
-    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    Read from the names of the environment's ``*.dist-info`` folders, which hold both, rather than through
+    importlib.metadata, which parses every distribution's metadata: 13-25 ms in each benchmark process
+    (~65 a commit), where this takes well under one."""
+    import sysconfig
+
+    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    dists = sorted(p.name for folder in folders for pattern in ("*.dist-info", "*.egg-info")
+                   for p in Path(folder).glob(pattern))
     return hashlib.sha256("\n".join(dists).encode()).hexdigest()[:12]
 
 

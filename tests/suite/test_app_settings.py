@@ -80,3 +80,20 @@ def test_an_app_setting_removed_is_not_masked_by_the_suite(name, tmp_path, monke
     default = _sqlite_default(name, tmp_path)
     assert str(planted).lower() == str(default).lower(), f"the suite set {name}={planted} itself"
     assert str(wanted).lower() != str(default).lower(), f"the app's {name} did not reach the suite's database"
+
+
+def test_a_database_is_not_reused_under_other_dependencies(tmp_path, monkeypatch):
+    # The cached dataset is keyed by the installed distributions' names and versions: a lock that moves
+    # SQLAlchemy (or adds a package) builds it anew.
+    import sysconfig
+
+    site = tmp_path / "site-packages"
+    (site / "SQLAlchemy-2.0.35.dist-info").mkdir(parents=True)
+    (site / "flask-3.1.0.dist-info").mkdir()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"purelib": str(site), "platlib": str(site)})
+    first = databases.dependencies_fingerprint()
+    assert databases.dependencies_fingerprint() == first
+    (site / "SQLAlchemy-2.0.35.dist-info").rename(site / "SQLAlchemy-2.0.36.dist-info")
+    second = databases.dependencies_fingerprint()
+    (site / "waitress-3.0.2.dist-info").mkdir()
+    assert len({first, second, databases.dependencies_fingerprint()}) == 3
