@@ -11,6 +11,7 @@ import sys
 import time
 import tracemalloc
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..common import CHEAP_HASH, GET_ROUTES, StatementCounter, bench_db, fixture, get_ok, make_app, remove_db
@@ -160,28 +161,38 @@ def _live_bytes() -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
+@contextmanager
+def frozen():
+    """What exists now is not the measurement's: the collections inside skip it (10x cheaper). An object frozen
+    here that dies inside is not collected, so the freeze can only hide a decrease, never show growth."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def retained_per_run(op, ctx, runs: int, windows: int = 2) -> int:
     """Live bytes gained per run of ``op`` (see RetainedBytes): the least of ``windows`` windows of ``runs``.
 
     A cache that grows once (a dict doubling, say) lands in one window; a
     leak grows in every window, so the least of two is the leak.
     """
-    gc.collect()
-    gc.freeze()  # what exists now is not this measurement's: collections skip it (10x cheaper)
-    tracemalloc.start()
-    try:
-        op.once(ctx)  # allocations made once, on the first traced run
-        _live_bytes()  # the first reading compiles and caches its filter
-        gained = []
-        for _ in range(windows):
-            before = _live_bytes()
-            for _ in range(runs):
-                op.once(ctx)
-            gained.append(_live_bytes() - before)
-        return round(min(gained) / runs)
-    finally:
-        tracemalloc.stop()
-        gc.unfreeze()
+    with frozen():
+        tracemalloc.start()
+        try:
+            op.once(ctx)  # allocations made once, on the first traced run
+            _live_bytes()  # the first reading compiles and caches its filter
+            gained = []
+            for _ in range(windows):
+                before = _live_bytes()
+                for _ in range(runs):
+                    op.once(ctx)
+                gained.append(_live_bytes() - before)
+            return round(min(gained) / runs)
+        finally:
+            tracemalloc.stop()
 
 
 def retained_bytes(routes=None, warmup: int = 6, requests: int = 5) -> dict:
@@ -237,12 +248,6 @@ def retained_per_input(names=None, warmup: int = STREAM_WARMUP, per_window: int 
         own = ctx or Context(make_app(db, PASSWORD_HASH_METHOD=CHEAP_HASH))
         own.fix_csrf_token(FIXED_CSRF_TOKEN)
         values = itertools.count()
-        # What exists before the stream's first request is not its own: each reading's full collection skips
-        # it (84 readings a commit took 1.8 s of collections without this). An object frozen here that dies
-        # during the windows is not collected, so the freeze can only hide a decrease, never show growth.
-        gc.collect()
-        gc.freeze()
-
         started = time.monotonic()
 
         def send(n: int) -> None:
@@ -262,16 +267,18 @@ def retained_per_input(names=None, warmup: int = STREAM_WARMUP, per_window: int 
             return round(min(gained), 2)
 
         try:
-            sent = 0
-            for stage in (*PROBE_STAGES, warmup):
-                send(stage - sent)
-                found = kept()
-                sent = stage + windows * per_window
-                if found < PROBE_GROWTH:
-                    break
-            return found
+            # What exists before the stream's first request is not its own (84 readings' full collections
+            # took 1.8 s a commit without the freeze).
+            with frozen():
+                sent = 0
+                for stage in (*PROBE_STAGES, warmup):
+                    send(stage - sent)
+                    found = kept()
+                    sent = stage + windows * per_window
+                    if found < PROBE_GROWTH:
+                        break
+                return found
         finally:
-            gc.unfreeze()
             if db is not None:
                 own.close()
                 own.engine.dispose()
