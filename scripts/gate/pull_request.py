@@ -241,7 +241,6 @@ def confirm_run(project: Project, pair: Pair, verdict: Verdict, rules: Rules, *,
         return []
     print(f"[gate] confirming {len(suspects)} timing or track regression(s) with a second interleaved run",
           file=sys.stderr, flush=True)
-    shutil.rmtree(out, ignore_errors=True)
     # asv matches a parameterized benchmark's regex against "name(params)":
     # the finding's id, so only the suspect parameters run again.
     regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
