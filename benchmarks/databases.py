@@ -106,7 +106,8 @@ def dependencies_fingerprint() -> str:
     (~65 a commit), where this takes well under one."""
     import sysconfig
 
-    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    paths = sysconfig.get_paths()
+    folders = {paths["purelib"], paths["platlib"]}
     dists = sorted(p.name for folder in folders for pattern in ("*.dist-info", "*.egg-info")
                    for p in Path(folder).glob(pattern))
     return hashlib.sha256("\n".join(dists).encode()).hexdigest()[:12]
