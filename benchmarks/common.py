@@ -142,3 +142,21 @@ GET_ROUTES = [
     "/healthz",
     "/api/posts",  # since the posts API commit; skipped before it
 ]
+
+
+def warm_up_fork_server() -> None:
+    """Build one fixture in asv's fork server and throw it away, so that every benchmark process forked from it
+    inherits what a first fixture does once per process: the imports ``create_app`` makes, the SQLite dialect,
+    Jinja's lexer and the regular expressions it compiles. Each process still builds its own fixture, on its
+    own database (the fixture is not kept: :func:`fixture` stays empty), before anything is timed: a fixture
+    took ~125 ms a process, ~75 ms after this, ~2 s less a commit over the ~60 timing processes
+    (docs/measurements.md, "What a commit costs"). A commit where it fails warms nothing: its benchmarks say
+    why themselves."""
+    try:
+        warm = AppFixture(logged_in=True, password_method=CHEAP_HASH)
+        try:
+            get_ok(warm.client, "/")
+        finally:
+            warm.close()
+    except Exception:  # noqa: BLE001, S110 - a warm-up only: each benchmark meets the same failure and reports it
+        pass
