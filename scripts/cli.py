@@ -51,6 +51,7 @@ def _project(args: argparse.Namespace):
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from scripts.history.confirm import confirm_history
     from scripts.history.regressions import current_regressions, to_markdown
     from scripts.history.run import run_history, select_commits
     from scripts.site.publish import publish_site
@@ -69,8 +70,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"[history] {len(commits)} commit(s) to consider: {commits[0][:8]} .. {commits[-1][:8]}"
           + (f" (shard {args.shard})" if args.shard else ""), flush=True)
     report = run_history(project, commits, quick=args.quick, bench=args.bench, callgrind=not args.no_callgrind)
-    # The history judged once: the same regressions go to the site and to the terminal.
+    # The history judged once: the same regressions go to the site and to the terminal. A timing step is
+    # measured again first, and listed only where it regresses again (scripts/history/confirm.py).
     found = current_regressions(project)
+    if not args.no_confirm and confirm_history(project, found, quick=args.quick):
+        found = current_regressions(project)
     if not args.no_publish:
         report.site = publish_site(project, found)
     print(report.summary())
@@ -346,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", action="store_true", help="the tagged commits on main")
     p.add_argument("--hashfile", metavar="FILE", help="a file of commit hashes, one per line")
     p.add_argument("--no-publish", action="store_true", help="do not publish the site at the end")
+    p.add_argument("--no-confirm", action="store_true",
+                   help="list a timing step without measuring it again (by default only a step that regresses "
+                        "again, its two commits interleaved, is listed)")
     p.add_argument("--shard", metavar="K/N", help="measure only the K-th of N interleaved slices of the commits "
                                                   "(merge the shards' results with `merge`)")
     p.add_argument("--machine", metavar="NAME", help="the asv machine name (every shard of a history uses the same)")

@@ -21,6 +21,7 @@ from pathlib import Path
 from scripts.asvtool import Project
 from scripts.errors import UserError
 from scripts.git import commit_hash, revisions, trailers
+from scripts.history.confirm import drop_not_confirmed, read_ledger
 from scripts.judging.accept import TRAILER, accepting, read
 from scripts.judging.causes import group, operation_of
 from scripts.judging.judge import compare_results
@@ -201,6 +202,8 @@ def current_regressions(project: Project, *, branch: str = "main", since: str | 
     if since:
         after = set(order[order.index(cut) + 1:])
         found = [r for r in found if r.commit in after]
+    # A timing step that a second run did not show is machine noise (scripts/history/confirm.py).
+    found = drop_not_confirmed(found, read_ledger(project.root, machine))
     mark_accepted(found, read(trailers(project.root, sorted({r.commit for r in found if r.kind != "build"}), TRAILER)))
     return found
 

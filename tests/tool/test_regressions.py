@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -170,3 +172,67 @@ def test_the_site_keeps_only_the_steps_the_list_has(tmp_path):
     assert keep_listed_regressions(tmp_path, listed) == 1
     kept = json.loads((tmp_path / "regressions.json").read_text())["regressions"]
     assert [e[0] for e in kept] == [f"{STMT}('/')"]
+
+
+# A timing step is measured again before it is listed (scripts/history/confirm.py): a burst of slowness at one
+# commit moves all its timings, a real slowdown regresses again.
+def _second_run(before: float, after: float, name: str = HOME):
+    """A fake second run: ``name`` at ``before`` at the commit before the step, ``after`` at the step's."""
+    calls = []
+
+    def measure(before_commit, commit, regex):
+        calls.append((before_commit, commit, regex))
+        run = history(**{name.replace(".", "__"): [before] * 4 + [after] * 4})
+        return {before_commit: run[COMMITS[0]], commit: run[COMMITS[-1]]}
+
+    return measure, calls
+
+
+def test_a_timing_step_that_does_not_regress_again_is_no_longer_listed():
+    from scripts.history.confirm import confirm, drop_not_confirmed
+
+    # The newest commit measured in a slow burst: its timing ×1.76, and a counter that truly rose beside it.
+    results = history(**{HOME: [0.004] * 7 + [0.00704], STMT: ([[4]] * 7 + [[9]], [["'/'"]])})
+    found = find_regressions(results, COMMITS, RULES)
+    assert sorted(r.kind for r in found) == ["counter", "time"]
+    ledger: dict = {}
+    measure, calls = _second_run(0.004, 0.0041)
+    demoted = confirm(found, ledger, measure, RULES, out=io.StringIO())
+    assert [r.benchmark for r in demoted] == [HOME]
+    # Only the timing ran again, at the commit before its step and the step's, and only its own id.
+    assert calls == [(COMMITS[6], COMMITS[7], f"^({re.escape(HOME)})$")]
+    assert [(r.benchmark, r.kind) for r in drop_not_confirmed(found, ledger)] == [(f"{STMT}('/')", "counter")]
+    # The record holds: judged again later, the step is not run again and stays unlisted.
+    again, calls_again = _second_run(0.004, 0.012)
+    assert confirm(found, ledger, again, RULES, out=io.StringIO()) == [] and calls_again == []
+
+
+def test_a_timing_step_that_regresses_again_stays_listed():
+    from scripts.history.confirm import confirm, drop_not_confirmed
+
+    results = history(**{HOME: [0.004] * 4 + [0.012] * 4})
+    found = find_regressions(results, COMMITS, RULES)
+    ledger: dict = {}
+    measure, _ = _second_run(0.004, 0.0118)
+    assert confirm(found, ledger, measure, RULES, out=io.StringIO()) == []
+    assert ids(drop_not_confirmed(found, ledger)) == [(HOME, COMMITS[4])]
+
+
+def test_a_second_run_that_measured_nothing_leaves_the_step_listed():
+    from scripts.history.confirm import confirm, drop_not_confirmed
+
+    found = find_regressions(history(**{HOME: [0.004] * 7 + [0.012]}), COMMITS, RULES)
+    ledger: dict = {}
+    assert confirm(found, ledger, lambda before, commit, regex: {}, RULES, out=io.StringIO()) == []
+    assert ledger == {} and ids(drop_not_confirmed(found, ledger)) == [(HOME, COMMITS[7])]
+
+
+def test_a_later_step_of_the_same_benchmark_is_confirmed_anew():
+    from scripts.history.confirm import confirm, suspects
+
+    found = find_regressions(history(**{HOME: [0.004] * 7 + [0.00704]}), COMMITS, RULES)
+    ledger: dict = {}
+    confirm(found, ledger, _second_run(0.004, 0.0041)[0], RULES, out=io.StringIO())
+    # The same benchmark stepping at another commit is another step: not covered by the first record.
+    later = [replace(r, commit="f" * 40, before_commit=COMMITS[7]) for r in found]
+    assert list(suspects(later, ledger)) == [(COMMITS[7], "f" * 40)]
