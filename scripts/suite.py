@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
 
 TIME_PREFIXES = ("time_", "timeraw_")
@@ -42,6 +43,12 @@ class BenchmarkId:
 
     def __str__(self) -> str:
         return f"{self.name}({self.params})" if self.params else self.name
+
+
+def only_ids(ids) -> str:
+    """asv's ``--bench`` regular expression for exactly these benchmark ids: asv matches a parameterized
+    benchmark's regex against "name(params)", so only the named parameters run."""
+    return "^(" + "|".join(re.escape(i) for i in ids) + ")$"
 
 
 def benchmark_id(name: str, params: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from scripts.judging.verdict import Verdict
 from scripts.locks import changes_between
 from scripts.results import load_results
 from scripts.shared import EXACT, OTHER_TRACKS, measured_alike, share
-from scripts.suite import CALLGRIND_MODULES, benchmark_name
+from scripts.suite import CALLGRIND_MODULES, benchmark_name, only_ids
 
 
 @dataclass
@@ -183,7 +182,7 @@ def hold_to_ledger(project: Project, pair: Pair, verdict: Verdict, rules: Rules,
         print(f"[gate] measuring the ledger's baseline {name} for {len(ids)} accepted benchmark(s)",
               file=sys.stderr, flush=True)
         side = side_project(project, out / "results")
-        side.run([commit], bench=["^(" + "|".join(re.escape(i) for i in ids) + ")$"], quick=quick,
+        side.run([commit], bench=[only_ids(ids)], quick=quick,
                  callgrind=callgrind)
         result = load_results(side.results_dir, project.machine, commit).get(commit)
     apply_ledger(verdict, result, name, rules)
@@ -241,9 +240,7 @@ def confirm_run(project: Project, pair: Pair, verdict: Verdict, rules: Rules, *,
         return []
     print(f"[gate] confirming {len(suspects)} timing or track regression(s) with a second interleaved run",
           file=sys.stderr, flush=True)
-    # asv matches a parameterized benchmark's regex against "name(params)":
-    # the finding's id, so only the suspect parameters run again.
-    regex = "^(" + "|".join(re.escape(name) for name in suspects) + ")$"
+    regex = only_ids(suspects)  # only the suspect parameters run again
     again = load_results(run_pair(project, pair, out, bench=[regex], quick=quick, rounds=rounds), project.machine)
     second = compare_results(again.get(pair.base), again.get(pair.head), rules, factor=factor)
     demoted = confirm_timings(verdict, second)

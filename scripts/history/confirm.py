@@ -19,7 +19,6 @@ step of the same benchmark is confirmed anew.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from scripts.asvtool import Project, side_project
 from scripts.judging.judge import CONFIRMED, compare_results
 from scripts.judging.rules import DEFAULT_FACTOR, Rules, load_rules
 from scripts.results import CommitResult, load_results
+from scripts.suite import only_ids
 
 LEDGER_DIR = Path(".asv") / "confirmations"
 RUNS_DIR = Path(".asv") / "confirm"
@@ -55,22 +55,18 @@ def read_ledger(root: Path, machine: str) -> dict[str, dict]:
         return {}
 
 
-def not_confirmed(found: list, ledger: dict[str, dict]) -> list:
-    """The regressions of ``found`` that a second run did not show (the rest: confirmed, or never run again)."""
-    return [r for r in found if ledger.get(step_key(r.benchmark, r.before_commit, r.commit), {}).get("confirmed")
-            is False]
-
-
 def drop_not_confirmed(found: list, ledger: dict[str, dict]) -> list:
-    dropped = {id(r) for r in not_confirmed(found, ledger)}
-    return [r for r in found if id(r) not in dropped]
+    """``found`` without the steps a second run did not show (those confirmed, or never run again, stay)."""
+    return [r for r in found
+            if ledger.get(step_key(r.benchmark, r.before_commit, r.commit), {}).get("confirmed") is not False]
 
 
 def suspects(found: list, ledger: dict[str, dict]) -> dict[tuple[str, str], list]:
-    """The steps to run again, by (commit before, commit): timings and single-valued tracks not yet run again."""
+    """The steps to run again, by (commit before, commit): timings and single-valued tracks not yet run again,
+    and not accepted on purpose (an accepted step is listed as accepted either way)."""
     out: dict[tuple[str, str], list] = {}
     for r in found:
-        if r.kind in CONFIRMED and r.before is not None and r.after is not None \
+        if r.kind in CONFIRMED and r.before is not None and r.after is not None and not r.accepted \
                 and step_key(r.benchmark, r.before_commit, r.commit) not in ledger:
             out.setdefault((r.before_commit, r.commit), []).append(r)
     return out
@@ -82,8 +78,7 @@ def confirm(found: list, ledger: dict[str, dict], measure: Measure, rules: Rules
     those it did not."""
     demoted = []
     for (before, commit), steps in suspects(found, ledger).items():
-        # asv matches a parameterized benchmark's regex against "name(params)": only these parameters run.
-        regex = "^(" + "|".join(re.escape(r.benchmark) for r in steps) + ")$"
+        regex = only_ids(r.benchmark for r in steps)
         print(f"[history] confirming {len(steps)} timing or track regression(s) at {commit[:8]} with a second "
               f"run, {before[:8]} and {commit[:8]} interleaved", file=out, flush=True)
         again = measure(before, commit, regex)
@@ -128,6 +123,8 @@ def confirm_history(project: Project, found: list, *, quick: bool = False, facto
                     out=sys.stderr) -> list:
     """Confirm the history's timing steps not run again yet, and keep the record; returns those demoted now."""
     ledger = read_ledger(project.root, project.machine)
+    if not suspects(found, ledger):
+        return []
     demoted = confirm(found, ledger, asv_measure(project, quick=quick), load_rules(project.root), factor=factor,
                       out=out)
     path = ledger_path(project.root, project.machine)

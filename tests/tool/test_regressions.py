@@ -236,3 +236,22 @@ def test_a_later_step_of_the_same_benchmark_is_confirmed_anew():
     # The same benchmark stepping at another commit is another step: not covered by the first record.
     later = [replace(r, commit="f" * 40, before_commit=COMMITS[7]) for r in found]
     assert list(suspects(later, ledger)) == [(COMMITS[7], "f" * 40)]
+
+
+def test_a_timing_step_accepted_on_purpose_is_not_run_again():
+    from scripts.history.confirm import confirm
+
+    found = find_regressions(history(**{HOME: [0.004] * 7 + [0.012]}), COMMITS, RULES)
+    for r in found:
+        r.accepted = "a slower homepage for the new feed (Accept-Regression)"
+    measure, calls = _second_run(0.004, 0.0041)
+    assert confirm(found, {}, measure, RULES, out=io.StringIO()) == [] and calls == []
+
+
+def test_the_ids_asv_runs_again_are_exactly_the_suspects():
+    from scripts.suite import only_ids
+
+    regex = only_ids([f"{HOME}", "bench_pages.Routes.time_route('/healthz')"])
+    assert re.search(regex, "bench_pages.Routes.time_route('/healthz')")
+    assert not re.search(regex, "bench_pages.Routes.time_route('/')")
+    assert not re.search(regex, f"{HOME}_more")
